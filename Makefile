@@ -1,0 +1,28 @@
+# Two commands for a fresh machine:
+#   make serve   install into .venv, migrate both databases, serve http://127.0.0.1:8000
+#   make test    install into .venv (and Chromium + ffmpeg when missing), run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test install migrate bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --database cache --noinput
+
+serve: migrate
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	scripts/system-deps
+	$(BIN)/pytest

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CachedbConfig(AppConfig):
+    name = "cachedb"
+    verbose_name = "Cache database"

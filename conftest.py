@@ -1,0 +1,12 @@
+"""Test-wide setup shared by every app's tests.
+
+Tests run with DEBUG off (as production does), so they need a secret key of their own.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+# Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
+# around it are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -1,0 +1,30 @@
+"""The health check Fly polls: both databases must answer a query."""
+
+from django.db import connections
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+
+def check_databases() -> dict[str, str]:
+    """Return {alias: "ok" | error text} for every configured database."""
+    results = {}
+    for alias in connections:
+        try:
+            with connections[alias].cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+            results[alias] = "ok"
+        except Exception as exc:  # any failure is a failed check, reported by name
+            results[alias] = f"{type(exc).__name__}: {exc}"
+    return results
+
+
+@never_cache
+@require_safe
+def healthcheck(request):
+    results = check_databases()
+    failed = {alias: error for alias, error in results.items() if error != "ok"}
+    if failed:
+        return JsonResponse({"status": "failing", "failed": failed}, status=503)
+    return JsonResponse({"status": "ok", "databases": results})

@@ -1,0 +1,247 @@
+"""litesite settings: one module, driven by the environment.
+
+Every variable is declared once, below, with its default. Bad values fail at start-up with
+django-environ's error rather than half-working later.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# --- Environment ------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+DATABASE_URL = env.str("DATABASE_URL", default="sqlite:///var/site.sqlite3")
+CACHE_DATABASE_URL = env.str("CACHE_DATABASE_URL", default="sqlite:///var/cache.sqlite3")
+EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="litesite <hello@localhost>")
+CONTENT_DIR = Path(env.str("CONTENT_DIR", default=str(BASE_DIR / "content")))
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+# LiteFS and Fly (see litesite/litefs.py and shared LITEFS contract in the README).
+LITEFS_DIR = env.str("LITEFS_DIR", default="")  # unset: standalone, this node is the primary
+LITEFS_DB_NAME = env.str("LITEFS_DB_NAME", default="site.sqlite3")
+LITEFS_API_URL = env.str("LITEFS_API_URL", default="http://127.0.0.1:20202")
+LITEFS_TXID_WAIT_SECONDS = env.float("LITEFS_TXID_WAIT_SECONDS", default=2.0)
+FLY_MACHINE_ID = env.str("FLY_MACHINE_ID", default="")
+FLY_REGION = env.str("FLY_REGION", default="local")
+PRIMARY_REGION = env.str("PRIMARY_REGION", default="")
+
+# cachedb
+CACHEDB_MAX_ENTRIES = env.int("CACHEDB_MAX_ENTRIES", default=50_000)
+CACHEDB_MEMORY_ENTRIES = env.int("CACHEDB_MEMORY_ENTRIES", default=256)
+CACHEDB_FETCH_TIMEOUT = env.float("CACHEDB_FETCH_TIMEOUT", default=10.0)
+
+# Blog
+BLOG_COMPILE_TIMEOUT = env.float("BLOG_COMPILE_TIMEOUT", default=5.0)
+# Fraction of the estimated reading time a reader must spend before a read is reported.
+BLOG_READ_THRESHOLD = env.float("BLOG_READ_THRESHOLD", default=0.6)
+# Words per minute used for reading time; tests shorten reading time by raising it.
+BLOG_WORDS_PER_MINUTE = env.int("BLOG_WORDS_PER_MINUTE", default=230)
+BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
+
+# Calls
+CALLS_MAX_BYTES = env.int("CALLS_MAX_BYTES", default=10 * 1024 * 1024)
+CALLS_MAX_SECONDS = env.int("CALLS_MAX_SECONDS", default=5 * 60)
+CALLS_INTRO_PATH = env.str("CALLS_INTRO_PATH", default="")  # empty: a generated default
+CALLS_OUTRO_PATH = env.str("CALLS_OUTRO_PATH", default="")
+FFMPEG_BINARY = env.str("FFMPEG_BINARY", default="ffmpeg")
+FFPROBE_BINARY = env.str("FFPROBE_BINARY", default="ffprobe")
+PODCAST_AUTHOR = env.str("PODCAST_AUTHOR", default="litesite")
+PODCAST_CATEGORY = env.str("PODCAST_CATEGORY", default="Technology")
+
+# Migration from the old Postgres site.
+POSTGRES_DATABASE_URL = env.str("POSTGRES_DATABASE_URL", default="")
+LEGACY_SESSION_SECRET = env.str("LEGACY_SESSION_SECRET", default="")
+
+# --- Derived ----------------------------------------------------------------------------------
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set SECRET_KEY (required when DEBUG is off).")
+    SECRET_KEY = "django-insecure-development-only-key"
+
+_site = urlsplit(SITE_URL)
+if _site.scheme not in ("http", "https") or not _site.hostname:
+    raise ImproperlyConfigured(f"SITE_URL must be an http(s) URL like https://example.com, not {SITE_URL!r}.")
+SITE_URL = SITE_URL.rstrip("/")
+ALLOWED_HOSTS = [_site.hostname]
+if DEBUG:
+    ALLOWED_HOSTS += ["localhost", "127.0.0.1", "[::1]"]
+# Fly's health checks arrive on the machine's private address, with no public Host header.
+ALLOWED_HOSTS += env.list("EXTRA_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
+
+# --- Applications -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
+    "django.contrib.humanize",
+    "litesite",
+    "accounts",
+    "blog",
+    "calls",
+    "cachedb",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "litesite.middleware.ReplicationMiddleware",
+    "cachedb.middleware.ServerTimingMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "accounts.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ClientIdMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "litesite.urls"
+WSGI_APPLICATION = "litesite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "litesite.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Databases --------------------------------------------------------------------------------
+def _sqlite(url: str, *, alias: str) -> dict:
+    """A SQLite alias tuned for concurrent use; the same settings for both databases."""
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] != "django.db.backends.sqlite3":
+        raise ImproperlyConfigured(f"{alias} must be a sqlite:/// URL, not {url!r}.")
+    path = Path(config["NAME"])
+    if not path.is_absolute():
+        path = BASE_DIR / path
+    # SQLite creates the file but not its folder; a fresh checkout has no var/ yet.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # Persistent connections: opening a SQLite file is cheap, but the PRAGMAs are not free.
+        "CONN_MAX_AGE": None,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            # IMMEDIATE takes the write lock at BEGIN, so two writers queue on the busy timeout
+            # instead of one failing with "database is locked" when it upgrades its read lock.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 5,
+            # mmap stays off: LiteFS advises against it, and SQLite 3.40 has the WAL-reset bug.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA mmap_size=0; PRAGMA foreign_keys=ON;"
+            ),
+        },
+        "TEST": {"NAME": str(path.with_name(f"test-{path.name}"))},
+    }
+
+
+DATABASES = {
+    "default": _sqlite(DATABASE_URL, alias="DATABASE_URL"),
+    "cache": _sqlite(CACHE_DATABASE_URL, alias="CACHE_DATABASE_URL"),
+}
+DATABASE_ROUTERS = ["cachedb.routers.CacheRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    "default": {
+        "BACKEND": "cachedb.backend.SQLiteCache",
+        "LOCATION": "cache",
+        "TIMEOUT": 300,
+        "OPTIONS": {"MAX_ENTRIES": CACHEDB_MAX_ENTRIES},
+    },
+}
+
+# --- Accounts and sessions --------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.MagicLinkBackend"]
+AUTH_PASSWORD_VALIDATORS = []
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:profile"
+SESSION_ENGINE = "accounts.sessions"
+SESSION_COOKIE_AGE = 365 * 24 * 60 * 60
+SESSION_COOKIE_NAME = "litesite_session"
+# Rolling sessions are extended by accounts.sessions, not on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+MAGIC_LINK_MAX_AGE = 30 * 60
+SESSION_RENEW_WHEN_REMAINING = 180 * 24 * 60 * 60
+CLIENT_ID_COOKIE = "client_id"
+# Flash messages ride in a cookie so showing one never writes the (replicated) database.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+# EMAIL_BACKEND, EMAIL_HOST, ... from one URL: consolemail://, filemail:///path, smtp+tls://...
+globals().update(environ.Env.email_url_config(EMAIL_URL))
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        ),
+    },
+}
+
+# --- Security ---------------------------------------------------------------------------------
+# Uploads of recorded calls can be up to CALLS_MAX_BYTES; leave room for the form fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = CALLS_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = CALLS_MAX_BYTES + 1024 * 1024
+if not DEBUG:
+    # Fly's edge terminates TLS and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_site.scheme == "https")
+    SECURE_REDIRECT_EXEMPT = [r"^healthcheck$"]
+    SESSION_COOKIE_SECURE = _site.scheme == "https"
+    CSRF_COOKIE_SECURE = _site.scheme == "https"
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- Logging ----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
