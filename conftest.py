@@ -29,6 +29,21 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_from_source():
+    """Serve static files from the source folders: the production manifest storage would need
+    a `collectstatic` run before every test session."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    storages = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    with override_settings(STORAGES=storages):
+        yield
+
+
 @pytest.fixture(scope="session")
 def browser():
     """A real headless Chromium (Debian's), driven by Playwright. Never a downloaded browser."""

@@ -2,9 +2,10 @@
 
 import uuid
 
-from django.contrib.sessions.base_session import AbstractBaseSession
+from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 def new_uuid() -> str:
@@ -41,8 +42,9 @@ class User(models.Model):
     id = models.CharField(primary_key=True, max_length=36, default=new_uuid, editable=False)
     email = models.EmailField(unique=True, max_length=254)
     first_name = models.CharField(max_length=60)
-    discord_id = models.CharField(max_length=64, blank=True, null=True)
-    convert_kit_id = models.CharField(max_length=64, blank=True, null=True)
+    # NULL, not "", for "none": ids carried over from the Postgres site keep their meaning.
+    discord_id = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
+    convert_kit_id = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
     role = models.CharField(max_length=6, choices=Role.choices, default=Role.MEMBER)
     team = models.CharField(max_length=6, choices=Team.choices)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -62,8 +64,12 @@ class User(models.Model):
         ordering = ["email"]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
-            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="user_role_valid"),
-            models.CheckConstraint(condition=models.Q(team__in=Team.values), name="user_team_valid"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="user_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(team__in=Team.values), name="user_team_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -93,6 +99,17 @@ class User(models.Model):
         return self.is_superuser
 
 
+class SessionQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(user=user)
+
+    def other_than(self, session_key: str | None):
+        return self.exclude(session_key=session_key)
+
+    def live(self):
+        return self.filter(expire_date__gt=timezone.now())
+
+
 class Session(AbstractBaseSession):
     """A database session that knows its user, so a profile can list and end them."""
 
@@ -100,6 +117,12 @@ class Session(AbstractBaseSession):
         User, on_delete=models.CASCADE, null=True, blank=True, related_name="sessions"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = BaseSessionManager.from_queryset(SessionQuerySet)()
+
+    def __str__(self) -> str:
+        # Not the session key (Django's default): it is a credential, and the admin shows this.
+        return f"session started {self.created_at:%Y-%m-%d %H:%M} UTC"
 
     @classmethod
     def get_session_store_class(cls):
@@ -109,3 +132,52 @@ class Session(AbstractBaseSession):
 
     class Meta(AbstractBaseSession.Meta):
         db_table = "accounts_session"
+
+
+class MagicLinkQuerySet(models.QuerySet):
+    def for_email(self, email: str):
+        return self.filter(email=email.strip().lower())
+
+    def for_client_address(self, address: str):
+        return self.filter(client_address=address)
+
+    def created_since(self, moment):
+        return self.filter(created_at__gte=moment)
+
+    def created_before(self, moment):
+        return self.filter(created_at__lt=moment)
+
+
+class MagicLink(models.Model):
+    """One emailed sign-in link.
+
+    The row makes the link single-use (used_at) and browser-bound (browser_hash, a SHA-256 of
+    the random cookie the requesting browser holds). The rows also serve as the rate-limit
+    counters: how many links an email address or a client address asked for lately.
+    The link's id is a random secret that travels only inside a signed, timestamped token.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+    email = models.EmailField(max_length=254, help_text="Lower-cased, as it was asked for")
+    browser_hash = models.CharField(max_length=64)
+    client_address = models.CharField(max_length=45)
+    next_url = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MagicLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["email", "created_at"], name="magiclink_email_created"),
+            models.Index(fields=["client_address", "created_at"], name="magiclink_addr_created"),
+            models.Index(fields=["created_at"], name="magiclink_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"sign-in link for {self.email}"
+
+    @property
+    def is_used(self) -> bool:
+        return self.used_at is not None

@@ -1,13 +1,40 @@
 """Post reads. Posts themselves are Markdown files under content/blog/ (see blog/content.py)."""
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
 from django.db import models
 
+# A reader counts once per post per this many days.
+READ_WINDOW = dt.timedelta(days=7)
+
 
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+class PostReadQuerySet(models.QuerySet):
+    def by_reader(self, *, user=None, client_id: str | None = None):
+        """Reads by a signed-in user, or else by an anonymous visitor's client_id."""
+        if user is not None:
+            return self.filter(user=user)
+        if client_id:
+            return self.filter(client_id=client_id, user__isnull=True)
+        return self.none()
+
+    def of_post(self, slug: str):
+        return self.filter(post_slug=slug)
+
+    def since(self, moment: dt.datetime):
+        return self.filter(created_at__gte=moment)
+
+    def by_team_members(self):
+        """Reads that may count for a team: anonymous reads never do."""
+        return self.filter(user__isnull=False)
+
+    def read_slugs(self) -> set[str]:
+        return set(self.order_by().values_list("post_slug", flat=True).distinct())
 
 
 class PostRead(models.Model):
@@ -22,15 +49,26 @@ class PostRead(models.Model):
         blank=True,
         related_name="post_reads",
     )
-    client_id = models.CharField(max_length=36, null=True, blank=True)
+    # NULL, not "", for "no client": the migrated data and the indexes below rely on it.
+    client_id = models.CharField(max_length=36, null=True, blank=True)  # noqa: DJ001
     post_slug = models.CharField(max_length=200)
+
+    objects = PostReadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["post_slug", "created_at"], name="postread_slug_created"),
+            # Per-post counts and rankings (covering: the reader's team is one join away), and
+            # the admin's slug filter.
+            models.Index(
+                fields=["post_slug", "created_at", "user"], name="postread_slug_created_user"
+            ),
+            # Team rankings (active members, recent reads) and a user's read list.
             models.Index(fields=["user", "created_at"], name="postread_user_created"),
-            models.Index(fields=["client_id", "post_slug"], name="postread_client_slug"),
+            # The 7-day rule for anonymous readers, and claiming them at sign-in.
+            models.Index(
+                fields=["client_id", "post_slug", "created_at"], name="postread_client_slug_created"
+            ),
             models.Index(fields=["created_at"], name="postread_created"),
         ]
 

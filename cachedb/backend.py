@@ -1,8 +1,199 @@
-from django.core.cache.backends.db import DatabaseCache
+"""Django's cache API (django.core.cache, per-view and fragment caching) on the cache file.
+
+    CACHES = {"default": {"BACKEND": "cachedb.backend.SQLiteCache", "LOCATION": "cache",
+                          "OPTIONS": {"MAX_ENTRIES": 50_000, "CULL_FREQUENCY": 3}}}
+
+LOCATION names the database alias. Values go into their own table, `cache_backend_entry`, as
+base64 pickles (Django's cache API promises any picklable value, which JSON cannot hold), with the
+prefixed, versioned key Django makes. `cachified()` entries are JSON in `cache_entry` and are not
+visible through this API, nor cleared by `cache.clear()`.
+
+Semantics follow Django's documented cache contract: timeout None = forever, 0 = expire at once
+(a set with timeout 0 stores nothing and deletes any existing value), `touch` changes the expiry,
+`incr`/`decr` are atomic here and keep the expiry, and when MAX_ENTRIES is exceeded on a write,
+expired rows go first, then 1/CULL_FREQUENCY of the rows, least recently written first
+(CULL_FREQUENCY 0 clears the table).
+"""
+
+import base64
+import pickle
+import time
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.db import transaction
+
+from cachedb import reporting
+from cachedb.connection import ALIAS, raw_connection
+from cachedb.models import BackendEntry
+
+_SELECT_SQL = "SELECT value, expires_at FROM cache_backend_entry WHERE key = ?"
+_UPSERT_SQL = (
+    "INSERT INTO cache_backend_entry (key, value, created_at, expires_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, created_at = excluded.created_at, "
+    "expires_at = excluded.expires_at"
+)
+# add(): replace only a row that has expired.
+_ADD_SQL = _UPSERT_SQL + " WHERE cache_backend_entry.expires_at <= ?"
+_TOUCH_SQL = (
+    "UPDATE cache_backend_entry SET expires_at = ? "
+    "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+)
+_DELETE_SQL = "DELETE FROM cache_backend_entry WHERE key = ?"
+_HAS_KEY_SQL = (
+    "SELECT 1 FROM cache_backend_entry WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+)
+_COUNT_SQL = "SELECT COUNT(*) FROM cache_backend_entry"
 
 
-class SQLiteCache(DatabaseCache):
-    """Django's cache API on the cache database. (Placeholder until cachedb lands.)"""
+class SQLiteCache(BaseCache):
+    pickle_protocol = pickle.HIGHEST_PROTOCOL
 
     def __init__(self, location, params):
-        super().__init__("cache_entry_django", params)
+        super().__init__(params)
+        # The database alias; the router decides it for the ORM, this names it for raw SQL.
+        if location and location != ALIAS:
+            raise ValueError(f"SQLiteCache LOCATION must be the cache database alias {ALIAS!r}.")
+
+    # --- encoding -------------------------------------------------------------------------
+    def _encode(self, value) -> str:
+        return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("ascii")
+
+    @staticmethod
+    def _decode(text: str):
+        return pickle.loads(base64.b64decode(text.encode("ascii")))
+
+    def _expiry(self, timeout, now: float) -> float | None:
+        timeout = self.get_backend_timeout(timeout)
+        return None if timeout is None else now + timeout
+
+    def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
+        """Seconds from now (not an absolute time as in BaseCache); None = forever."""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        elif timeout == 0:
+            timeout = -1  # expire at once
+        return None if timeout is None else float(timeout)
+
+    def _timed(self, started: float) -> None:
+        reporting.record("django", time.perf_counter() - started)
+
+    # --- reads ----------------------------------------------------------------------------
+    def get(self, key, default=None, version=None):
+        started = time.perf_counter()
+        key = self.make_and_validate_key(key, version=version)
+        row = raw_connection().execute(_SELECT_SQL, (key,)).fetchone()
+        self._timed(started)
+        if row is None or (row[1] is not None and row[1] <= time.time()):
+            return default
+        return self._decode(row[0])
+
+    def get_many(self, keys, version=None):
+        started = time.perf_counter()
+        made = {self.make_and_validate_key(key, version=version): key for key in keys}
+        if not made:
+            return {}
+        now = time.time()
+        placeholders = ", ".join("?" * len(made))
+        rows = raw_connection().execute(
+            f"SELECT key, value, expires_at FROM cache_backend_entry WHERE key IN ({placeholders})",
+            list(made),
+        )
+        found = {
+            made[key]: self._decode(value)
+            for key, value, expires in rows
+            if expires is None or expires > now
+        }
+        self._timed(started)
+        return found
+
+    def has_key(self, key, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return raw_connection().execute(_HAS_KEY_SQL, (key, time.time())).fetchone() is not None
+
+    # --- writes ---------------------------------------------------------------------------
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        self._store(key, value, timeout, only_if_absent=False)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return self._store(key, value, timeout, only_if_absent=True)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        with transaction.atomic(using=ALIAS):
+            for key, value in data.items():
+                self.set(key, value, timeout=timeout, version=version)
+        return []
+
+    def _store(self, key: str, value, timeout, *, only_if_absent: bool) -> bool:
+        started = time.perf_counter()
+        # Pickle before touching the database: an unpicklable value fails here, storing nothing.
+        text = self._encode(value)
+        now = time.time()
+        expiry = self._expiry(timeout, now)
+        connection = raw_connection()
+        if expiry is not None and expiry <= now:
+            # Django's contract: a zero or negative timeout stores nothing, and set() removes.
+            if not only_if_absent:
+                connection.execute(_DELETE_SQL, (key,))
+            self._timed(started)
+            return False
+        with transaction.atomic(using=ALIAS):
+            self._cull(connection, now)
+            if only_if_absent:
+                cursor = connection.execute(_ADD_SQL, (key, text, now, expiry, now))
+            else:
+                cursor = connection.execute(_UPSERT_SQL, (key, text, now, expiry))
+        self._timed(started)
+        return cursor.rowcount == 1
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        now = time.time()
+        cursor = raw_connection().execute(_TOUCH_SQL, (self._expiry(timeout, now), key, now))
+        return cursor.rowcount == 1
+
+    def incr(self, key, delta=1, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        connection = raw_connection()
+        # One transaction, so concurrent increments never lose one; the expiry is kept.
+        with transaction.atomic(using=ALIAS):
+            row = connection.execute(_SELECT_SQL, (key,)).fetchone()
+            if row is None or (row[1] is not None and row[1] <= time.time()):
+                raise ValueError(f"Key '{key}' not found")
+            new_value = self._decode(row[0]) + delta
+            connection.execute(
+                "UPDATE cache_backend_entry SET value = ? WHERE key = ?",
+                (self._encode(new_value), key),
+            )
+        return new_value
+
+    def delete(self, key, version=None):
+        key = self.make_and_validate_key(key, version=version)
+        return raw_connection().execute(_DELETE_SQL, (key,)).rowcount == 1
+
+    def delete_many(self, keys, version=None):
+        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        if made:
+            placeholders = ", ".join("?" * len(made))
+            raw_connection().execute(
+                f"DELETE FROM cache_backend_entry WHERE key IN ({placeholders})", made
+            )
+
+    def clear(self):
+        raw_connection().execute("DELETE FROM cache_backend_entry")
+
+    def _cull(self, connection, now: float) -> None:
+        count = connection.execute(_COUNT_SQL).fetchone()[0]
+        if count < self._max_entries:
+            return
+        BackendEntry.objects.purge_expired(now)
+        count = connection.execute(_COUNT_SQL).fetchone()[0]
+        if count < self._max_entries:
+            return
+        if self._cull_frequency == 0:
+            connection.execute("DELETE FROM cache_backend_entry")
+            return
+        BackendEntry.objects.evict_least_recently_written(
+            keep=count - count // self._cull_frequency
+        )

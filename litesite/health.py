@@ -1,9 +1,13 @@
 """The health check Fly polls: both databases must answer a query."""
 
+import logging
+
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
 
 
 def check_databases() -> dict[str, str]:
@@ -26,5 +30,6 @@ def healthcheck(request):
     results = check_databases()
     failed = {alias: error for alias, error in results.items() if error != "ok"}
     if failed:
+        logger.error("Health check failing: %s", failed)
         return JsonResponse({"status": "failing", "failed": failed}, status=503)
     return JsonResponse({"status": "ok", "databases": results})

@@ -1,14 +1,378 @@
-"""What LiteFS says about this node. (Standalone only until the replication work lands.)"""
+"""What LiteFS says about this node: primary or replica, who the primary is, how far along it is.
+
+LiteFS shows an application its state only through files in its FUSE mount and a small HTTP API
+(README "Multi-region locally" and the LiteFS contract):
+
+- `.primary` exists only on a replica that knows its primary and holds `hostname\\n`. It is absent
+  on the primary *and* on a replica that lost its primary, so absence alone never means "primary":
+  then LiteFS's `GET /info` decides (cached briefly, short timeout).
+- `<db>-pos` is 34 bytes, `<16 hex TXID>/<16 hex checksum>\\n`.
+- `.lag` is the replica's lag in milliseconds, `%+010d\\n`.
+
+Every file is parsed strictly. A malformed one is "unknown" plus a warning: never a crash, and
+never "primary" (a node that wrongly thinks it is primary would write to a read-only replica).
+
+Without LiteFS (`LITEFS_DIR` unset) the node is standalone and simply the primary.
+
+Within a request the middleware keeps one `Node`, so the request costs at most a stat and a small
+read; outside a request (management commands) each call looks afresh.
+"""
+
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache, cached_property, lru_cache
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# LiteFS's own cookie name, so our middleware and LiteFS's proxy are interchangeable.
+TXID_COOKIE = "__txid"
+TXID_COOKIE_MAX_AGE = 5 * 60
+
+POS_SIZE = 34
+_POS_RE = re.compile(rb"\A([0-9a-f]{16})/([0-9a-f]{16})\n\Z")
+# %+010d pads to at least ten characters; the "never synced" value +2147483647 has eleven.
+_LAG_RE = re.compile(rb"\A([+-][0-9]{9,10})\n\Z")
+_TXID_RE = re.compile(r"\A[0-9a-f]{16}\Z")
+# A Fly machine id or any DNS hostname: letters, digits, dots, dashes, underscores.
+_HOSTNAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,252}\Z")
+
+# /info is asked only when `.primary` is absent. A second is long enough to keep the look-up off
+# the hot path of the primary and short enough to notice a failover quickly.
+INFO_CACHE_SECONDS = 1.0
+INFO_TIMEOUT_SECONDS = 0.25
 
 
 class ReplayToPrimary(Exception):
     """Raised by ensure_primary() on a replica; the middleware answers with a fly-replay."""
 
+    def __init__(self, reason: str = "this request writes to the database"):
+        super().__init__(reason)
+        self.reason = reason
 
-def ensure_primary() -> None:
-    """Call before writing during a safe (GET/HEAD) request. Standalone: always the primary."""
+
+class Role(Enum):
+    PRIMARY = "primary"
+    REPLICA = "replica"  # a replica that knows its primary
+    NO_PRIMARY = "no-primary"  # a replica that lost its primary, or a state we cannot read
+
+
+# --- Strict parsers ---------------------------------------------------------------------------
+def parse_txid(value: str | None) -> int | None:
+    """A TXID as LiteFS writes it in the `__txid` cookie (16 lower-case hex digits), else None."""
+    if value is None or not _TXID_RE.match(value):
+        return None
+    return int(value, 16)
+
+
+def format_txid(txid: int) -> str:
+    return f"{txid:016x}"
+
+
+def parse_pos(data: bytes) -> int | None:
+    """The TXID from a `<db>-pos` file's bytes, else None."""
+    match = _POS_RE.match(data)
+    return int(match.group(1), 16) if match else None
+
+
+def parse_lag(data: bytes) -> int | None:
+    """Milliseconds of replication lag from `.lag`'s bytes, else None."""
+    match = _LAG_RE.match(data)
+    return int(match.group(1)) if match else None
+
+
+def parse_primary_file(data: bytes) -> str | None:
+    """The primary's hostname from `.primary`'s bytes (`hostname\\n`), else None."""
+    if not data.endswith(b"\n"):
+        return None
+    try:
+        hostname = data[:-1].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return hostname if _HOSTNAME_RE.match(hostname) else None
+
+
+def valid_hostname(value) -> bool:
+    return isinstance(value, str) and bool(_HOSTNAME_RE.match(value))
+
+
+@cache
+def _machine_hostname() -> str:
+    return socket.gethostname()
+
+
+def instance_id() -> str:
+    """This machine's id: FLY_MACHINE_ID on Fly (it is also the hostname LiteFS advertises)."""
+    return settings.FLY_MACHINE_ID or _machine_hostname()
+
+
+def read_small_file(path: str, limit: int) -> bytes:
+    """Up to `limit` bytes, with bare system calls: this runs on every request."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+# --- LiteFS's HTTP API ------------------------------------------------------------------------
+class _InfoCache:
+    """`GET /info` answers, kept for INFO_CACHE_SECONDS per API URL (failures too)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, dict | None]] = {}
+
+    def get(self, api_url: str) -> dict | None:
+        # A dict read is atomic; the lock only orders writers. This runs on every request
+        # the primary serves.
+        entry = self._entries.get(api_url)
+        if entry and time.monotonic() - entry[0] < INFO_CACHE_SECONDS:
+            return entry[1]
+        info = _fetch_info(api_url)
+        with self._lock:
+            self._entries[api_url] = (time.monotonic(), info)
+        return info
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _fetch_info(api_url: str) -> dict | None:
+    url = api_url.rstrip("/") + "/info"
+    try:
+        with urllib.request.urlopen(url, timeout=INFO_TIMEOUT_SECONDS) as response:
+            info = json.loads(response.read(64 * 1024))
+    except (OSError, ValueError) as exc:  # URLError, timeouts and bad JSON alike
+        logger.warning(
+            "LiteFS API %s did not answer (%s); treating this node as a replica", url, exc
+        )
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("isPrimary"), bool):
+        logger.warning("LiteFS API %s answered without a boolean isPrimary: %.200r", url, info)
+        return None
+    return info
+
+
+info_cache = _InfoCache()
+
+
+# --- One node, looked at once -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Where:
+    """Where this node's LiteFS state lives: paths worked out once per configuration."""
+
+    mount: str | None
+    db_name: str
+    api_url: str
+    instance_id: str
+    region: str
+
+    @cached_property
+    def primary_path(self) -> str:
+        return os.path.join(self.mount, ".primary")
+
+    @cached_property
+    def pos_path(self) -> str:
+        return os.path.join(self.mount, f"{self.db_name}-pos")
+
+    @cached_property
+    def lag_path(self) -> str:
+        return os.path.join(self.mount, ".lag")
+
+
+@lru_cache(maxsize=16)
+def _where(litefs_dir: str, db_name: str, api_url: str, machine_id: str, region: str) -> Where:
+    return Where(litefs_dir or None, db_name, api_url, machine_id or _machine_hostname(), region)
+
+
+class Node:
+    """What LiteFS says about this node. Each fact is read lazily and at most once."""
+
+    def __init__(self, where: Where):
+        self.where = where
+        self.instance_id = where.instance_id
+        self.region = where.region
+        self.standalone = where.mount is None
+
+    @classmethod
+    def from_settings(cls) -> "Node":
+        # One cached look-up instead of path arithmetic on every request.
+        return cls(
+            _where(
+                settings.LITEFS_DIR,
+                settings.LITEFS_DB_NAME,
+                settings.LITEFS_API_URL,
+                settings.FLY_MACHINE_ID,
+                settings.FLY_REGION,
+            )
+        )
+
+    @cached_property
+    def _role_and_primary(self) -> tuple[Role, str | None]:
+        if self.standalone:
+            return Role.PRIMARY, None
+        path = self.where.primary_path
+        # access() answers "absent" without raising: the primary asks this on every request.
+        if not os.access(path, os.F_OK):
+            return self._role_from_api()
+        try:
+            data = read_small_file(path, 512)
+        except FileNotFoundError:  # it went away just now
+            return self._role_from_api()
+        except OSError as exc:
+            logger.warning("Cannot read %s (%s); the primary is unknown", path, exc)
+            return Role.NO_PRIMARY, None
+        hostname = parse_primary_file(data)
+        if hostname is None:
+            logger.warning("Malformed %s (%.80r); the primary is unknown", path, data)
+            return Role.NO_PRIMARY, None
+        if hostname == self.instance_id:
+            # Only a replica has .primary; naming ourselves would make us replay to ourselves.
+            logger.warning("%s names this node (%s); the primary is unknown", path, hostname)
+            return Role.NO_PRIMARY, None
+        return Role.REPLICA, hostname
+
+    def _role_from_api(self) -> tuple[Role, str | None]:
+        info = info_cache.get(self.where.api_url)
+        if info is None:
+            return Role.NO_PRIMARY, None
+        if info["isPrimary"]:
+            return Role.PRIMARY, None
+        primary = info.get("primary")
+        hostname = primary.get("hostname") if isinstance(primary, dict) else None
+        if valid_hostname(hostname) and hostname != self.instance_id:
+            return Role.REPLICA, hostname
+        return Role.NO_PRIMARY, None
+
+    @property
+    def role(self) -> Role:
+        return self._role_and_primary[0]
+
+    @property
+    def is_primary(self) -> bool:
+        return self.role is Role.PRIMARY
+
+    @property
+    def primary_hostname(self) -> str | None:
+        """The primary's hostname: ours when we are the primary under LiteFS; None if unknown."""
+        role, hostname = self._role_and_primary
+        if role is Role.PRIMARY:
+            return None if self.standalone else self.instance_id
+        return hostname
+
+    def read_txid(self) -> int | None:
+        """The local TXID from `<db>-pos`, read now (not memoised: waiting polls it)."""
+        if self.standalone:
+            return None
+        path = self.where.pos_path
+        try:
+            data = read_small_file(path, POS_SIZE + 1)
+        except OSError as exc:
+            logger.warning("Cannot read %s (%s); the local TXID is unknown", path, exc)
+            return None
+        txid = parse_pos(data)
+        if txid is None:
+            logger.warning("Malformed %s (%.80r); the local TXID is unknown", path, data)
+        return txid
+
+    @cached_property
+    def txid(self) -> int | None:
+        return self.read_txid()
+
+    @cached_property
+    def lag_ms(self) -> int | None:
+        """Replication lag in milliseconds from `.lag` (0 on the primary), None if unknown."""
+        if self.standalone:
+            return 0
+        path = self.where.lag_path
+        try:
+            data = read_small_file(path, 64)
+        except OSError:
+            return None
+        lag = parse_lag(data)
+        if lag is None:
+            logger.warning("Malformed %s (%.80r); the lag is unknown", path, data)
+        return lag
+
+
+# --- The current request ----------------------------------------------------------------------
+@dataclass
+class RequestState:
+    """What the middleware and ensure_primary() share about the request being served."""
+
+    node: Node
+    replay_reason: str | None = None
+    readonly_error: Exception | None = field(default=None, repr=False)
+
+
+_current: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar(
+    "litefs_request_state", default=None
+)
+
+
+def enter_request(state: RequestState) -> contextvars.Token:
+    """Make `state` the current request's (the middleware does this); undo with leave_request."""
+    return _current.set(state)
+
+
+def leave_request(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+@contextlib.contextmanager
+def request_scope(state: RequestState):
+    token = enter_request(state)
+    try:
+        yield state
+    finally:
+        leave_request(token)
+
+
+def current_state() -> RequestState | None:
+    return _current.get()
+
+
+def current_node() -> Node:
+    """The request's node (looked at once per request), or a fresh look outside a request."""
+    state = _current.get()
+    return state.node if state is not None else Node.from_settings()
+
+
+def ensure_primary(reason: str = "this request writes to the database") -> None:
+    """Call before writing during a safe (GET/HEAD) request.
+
+    On a replica this raises ReplayToPrimary, which the middleware answers with a replay to the
+    primary. Standalone and on the primary it does nothing.
+    """
+    state = _current.get()
+    node = state.node if state is not None else Node.from_settings()
+    if node.is_primary:
+        return
+    if state is not None:
+        # Remembered so the middleware can still replay when an inner middleware turned the
+        # exception into a 500 before it reached us.
+        state.replay_reason = reason
+    raise ReplayToPrimary(reason)
 
 
 def primary_hostname() -> str | None:
     """The primary's hostname (Fly machine id) when running under LiteFS, else None."""
-    return None
+    return current_node().primary_hostname
+
+
+def is_primary() -> bool:
+    return current_node().is_primary

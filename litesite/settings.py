@@ -14,8 +14,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
+
+def _env_bool(name: str, *, default: bool) -> bool:
+    """Like env.bool, but a value that is neither true nor false fails loudly (DEBUG=ture)."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
 # --- Environment ------------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = _env_bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 DATABASE_URL = env.str("DATABASE_URL", default="sqlite:///var/site.sqlite3")
@@ -33,6 +44,9 @@ LITEFS_TXID_WAIT_SECONDS = env.float("LITEFS_TXID_WAIT_SECONDS", default=2.0)
 FLY_MACHINE_ID = env.str("FLY_MACHINE_ID", default="")
 FLY_REGION = env.str("FLY_REGION", default="local")
 PRIMARY_REGION = env.str("PRIMARY_REGION", default="")
+# Local multi-region emulation only (litesite/cluster): the site database behaves like a file in a
+# LiteFS mount (read-only on replicas, TXID advanced per commit). Never set on Fly.
+LITEFS_EMULATION = _env_bool("LITEFS_EMULATION", default=False)
 
 # cachedb
 CACHEDB_MAX_ENTRIES = env.int("CACHEDB_MAX_ENTRIES", default=50_000)
@@ -80,7 +94,7 @@ CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
 # --- Applications -----------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.admin_site.AdminConfig",  # django.contrib.admin, signed into by magic link
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
@@ -102,6 +116,7 @@ MIDDLEWARE = [
     "cachedb.middleware.ServerTimingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "accounts.middleware.SessionMiddleware",
+    "accounts.legacy_sessions.LegacySessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.ClientIdMiddleware",
@@ -164,6 +179,8 @@ DATABASES = {
     "default": _sqlite(DATABASE_URL, alias="DATABASE_URL"),
     "cache": _sqlite(CACHE_DATABASE_URL, alias="CACHE_DATABASE_URL"),
 }
+if LITEFS_EMULATION:
+    DATABASES["default"]["ENGINE"] = "litesite.cluster.backend"
 DATABASE_ROUTERS = ["cachedb.routers.CacheRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -225,7 +242,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = CALLS_MAX_BYTES + 1024 * 1024
 if not DEBUG:
     # Fly's edge terminates TLS and says so in X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_site.scheme == "https")
+    SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", default=_site.scheme == "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthcheck$"]
     SESSION_COOKIE_SECURE = _site.scheme == "https"
     CSRF_COOKIE_SECURE = _site.scheme == "https"

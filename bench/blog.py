@@ -1,0 +1,321 @@
+"""How fast are the blog's pages and read reports, next to a bare view in the same server?
+
+    .venv/bin/python bench/blog.py [--seconds 10] [--connections 16] [--ranking-reads 500000]
+
+Starts gunicorn (2 workers x 4 gthread threads) on 127.0.0.1 on a free port, with throwaway
+databases in a temporary directory and the sample posts from content/, then drives it with wrk:
+  (a) a bare Django view returning fixed bytes through the same middleware (bench/blog_wsgi.py);
+  (b) an anonymous post page with a warm cache;
+  (c) mark-as-read POSTs from distinct anonymous readers (bench/blog_reads.lua: a new client_id
+      cookie per request, and the CSRF cookie + X-CSRFToken header as the page's script sends).
+Prints requests/s with p50 and p99 latency for each, (b) as a share of (a), and for (c) the
+recorded reads per second, the errors, and whether the table holds exactly one row per accepted
+report. Goals: (b) >= 40% of (a); (c) >= 1,000 reads/s, zero errors, rows == accepted reports.
+
+Then it fills the site database with --ranking-reads generated reads by 8,000 users and times
+the overall team ranking computed from scratch (no cache): the goal is under 150 ms.
+
+Figures are for this machine and this run only; compare ratios, not absolute numbers. wrk and
+gunicorn share the machine's cores with the server, as they would in CI.
+"""
+
+import argparse
+import datetime as dt
+import http.cookiejar
+import os
+import random
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+POST_SLUG = "why-sqlite-in-production"
+TEAMS = ("RED", "BLUE", "YELLOW")
+USERS = 8_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(directory: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret-key",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "DATABASE_URL": f"sqlite:///{directory}/site.sqlite3",
+        "CACHE_DATABASE_URL": f"sqlite:///{directory}/cache.sqlite3",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "litesite.settings",
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+
+
+def start_gunicorn(env: dict[str, str], port: int, access_log: Path | None = None):
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--workers", "2", "--threads", "4", "--worker-class", "gthread",
+        "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT), "--pythonpath", str(ROOT),
+        "--log-level", "warning", "--graceful-timeout", "5",
+        "bench.blog_wsgi:application",
+    ]  # fmt: skip
+    if access_log is not None:
+        command[1:1] = [
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(s)s %(m)s %(U)s",
+        ]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_until_up(base: str, server: subprocess.Popen, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited: {server.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(base + "/bench/bare", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not answer within 30 s")
+
+
+LATENCY_LINE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, *, seconds: int, connections: int, script: list[str] | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script:
+        command += ["-s", script[0], url, "--", *script[1:]]
+    else:
+        command.append(url)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    latency = {p: float(v) * UNIT[u] for p, v, u in LATENCY_LINE.findall(output)}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": rps,
+        "p50": latency.get("50"),
+        "p99": latency.get("99"),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "none",
+        "output": output,
+    }
+
+
+def csrf_for(base: str) -> tuple[str, str]:
+    """What a browser has after opening the post page: the CSRF cookie, and the page's token."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{base}/blog/{POST_SLUG}/") as response:
+        html = response.read().decode()
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', html).group(1)
+    cookie = next(c.value for c in jar if c.name == "csrftoken")
+    return cookie, token
+
+
+def line(name: str, result: dict, extra: str = "") -> None:
+    print(
+        f"  {name:<44} {result['rps']:>9,.0f} req/s   p50 {result['p50']:>7.2f} ms"
+        f"   p99 {result['p99']:>7.2f} ms{extra}"
+    )
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def bench_pages(env: dict[str, str], port: int, args) -> None:
+    base = f"http://127.0.0.1:{port}"
+    server = start_gunicorn(env, port)
+    try:
+        wait_until_up(base, server)
+        post_url = f"{base}/blog/{POST_SLUG}/"
+        for _ in range(20):  # warm both workers' caches and connections
+            urllib.request.urlopen(post_url).read()
+        print(f"gunicorn 2 workers x 4 threads on {base}; wrk -t2 -c{args.connections}")
+        bare = wrk(f"{base}/bench/bare", seconds=args.seconds, connections=args.connections)
+        line("(a) bare view, fixed bytes", bare)
+        page = wrk(post_url, seconds=args.seconds, connections=args.connections)
+    finally:
+        stop(server)
+    share = page["rps"] / bare["rps"]
+    goal = "met" if share >= 0.40 else "MISSED"
+    line("(b) anonymous post page, warm cache", page, f"   = {share:.0%} of (a), goal 40%: {goal}")
+    if bare["non_2xx"] or page["non_2xx"]:
+        print(f"  errors: bare {bare['non_2xx']}, page {page['non_2xx']} non-2xx responses")
+
+
+def bench_reads(env: dict[str, str], port: int, directory: Path, args) -> None:
+    """Run (c) on a server of its own that logs every response, so that the reports it accepted
+    (status 201) can be counted exactly, including any still in flight when wrk stopped."""
+    base = f"http://127.0.0.1:{port}"
+    access_log = directory / "access.log"
+    server = start_gunicorn(env, port, access_log=access_log)
+    try:
+        wait_until_up(base, server)
+        csrf_cookie, csrf_token = csrf_for(base)
+        path = f"/blog/{POST_SLUG}/mark-read"
+        reads = wrk(
+            base,
+            seconds=args.seconds,
+            connections=args.connections,
+            script=[str(BENCH / "blog_reads.lua"), path, csrf_cookie, csrf_token],
+        )
+    finally:
+        stop(server)
+    seen = dict(re.findall(r"(created|duplicate|failed)=(\d+)", reads["output"]))
+    statuses: dict[str, int] = {}
+    for entry in access_log.read_text().splitlines():
+        status, method, logged_path = entry.split(" ", 2)
+        if method == "POST" and logged_path == path:
+            statuses[status] = statuses.get(status, 0) + 1
+    accepted = statuses.pop("201", 0)
+    errors = sum(statuses.values())
+    with sqlite3.connect(directory / "site.sqlite3") as db:
+        rows, distinct = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT client_id) FROM blog_postread"
+        ).fetchone()
+    exact = rows == accepted == distinct
+    per_second = accepted / args.seconds
+    goal = "met" if per_second >= 1000 and errors == 0 and exact else "MISSED"
+    line(
+        "(c) mark-as-read POSTs, distinct readers",
+        reads,
+        f"   = {per_second:,.0f} recorded reads/s, goal 1,000: {goal}",
+    )
+    print(
+        f"      server accepted {accepted:,} reports (201), other statuses {statuses or 'none'}; "
+        f"wrk saw {seen.get('created')} created, {seen.get('duplicate')} duplicate, "
+        f"{seen.get('failed')} failed, socket errors {reads['socket_errors']}"
+    )
+    print(
+        f"      rows in blog_postread: {rows:,} ({distinct:,} distinct readers): "
+        f"{'exactly one row per accepted report' if exact else 'MISMATCH'}"
+    )
+
+
+def bench_server(directory: Path, args) -> None:
+    port = free_port()
+    env = environment(directory, port)
+    manage(env, "migrate", "--noinput")
+    manage(env, "migrate", "--database", "cache", "--noinput")
+    bench_pages(env, port, args)
+    bench_reads(env, port, directory, args)
+
+
+def generate_reads(directory: Path, count: int) -> None:
+    """USERS users spread over the teams, and `count` reads over the last two years, a fifth of
+    them anonymous, written straight to the file (far faster than the ORM)."""
+    rng = random.Random(5)
+    now = dt.datetime.now(dt.UTC)
+    slugs = [path.name for path in (ROOT / "content" / "blog").iterdir() if path.is_dir()]
+    with sqlite3.connect(directory / "site.sqlite3") as db:
+        db.execute("DELETE FROM blog_postread")
+        users = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(USERS)]
+        stamp = now.strftime("%Y-%m-%d %H:%M:%S")
+        db.executemany(
+            "INSERT INTO accounts_user (id, email, first_name, role, team, created_at, updated_at)"
+            " VALUES (?, ?, ?, 'MEMBER', ?, ?, ?)",
+            [
+                (user, f"bench{n}@example.com", f"Reader {n}", TEAMS[n % 3], stamp, stamp)
+                for n, user in enumerate(users)
+            ],
+        )
+
+        def rows():
+            for _ in range(count):
+                at = now - dt.timedelta(seconds=rng.randrange(2 * 365 * 24 * 3600))
+                anonymous = rng.random() < 0.2
+                yield (
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    at.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    None if anonymous else rng.choice(users),
+                    str(uuid.UUID(int=rng.getrandbits(128), version=4)) if anonymous else None,
+                    rng.choice(slugs),
+                )
+
+        db.executemany(
+            "INSERT INTO blog_postread (id, created_at, user_id, client_id, post_slug)"
+            " VALUES (?, ?, ?, ?, ?)",
+            rows(),
+        )
+        db.execute("ANALYZE")
+
+
+def bench_ranking(directory: Path, reads: int) -> None:
+    os.environ.update(environment(directory, 8000))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from blog import leaderboard
+
+    started = time.perf_counter()
+    generate_reads(directory, reads)
+    print(
+        f"\nGenerated {reads:,} reads by {USERS:,} users in {time.perf_counter() - started:.1f} s"
+    )
+    timings = []
+    for _ in range(7):
+        started = time.perf_counter()
+        standings = leaderboard.compute_overall()
+        timings.append((time.perf_counter() - started) * 1000)
+    first, median = timings[0], statistics.median(timings[1:])
+    goal = "met" if max(first, median) < 150 else "MISSED"
+    print(
+        f"  overall ranking from scratch (no cache): first {first:.1f} ms, then median "
+        f"{median:.1f} ms; goal < 150 ms: {goal}"
+    )
+    for row in standings["teams"]:
+        print(
+            f"    {row['name']:<7} reads {row['reads']:>7,}  active {row['active']:>5,}  "
+            f"ranking {row['ranking']:.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--ranking-reads", type=int, default=500_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    directory = Path(tempfile.mkdtemp(prefix="litesite-bench-blog-"))
+    try:
+        bench_server(directory, args)
+        bench_ranking(directory, args.ranking_reads)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

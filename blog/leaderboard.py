@@ -1,0 +1,184 @@
+"""Team leaderboards, overall and per post.
+
+For each team:
+- active members: users with any read in the last 365 days;
+- recent reads: reads by the team's members in the last 6 calendar months (of one post, or of all);
+- ranking: recent reads / active members (0 for a team without active members).
+The leader is the team with the highest ranking above 0; a tie for the top means no leader.
+Anonymous reads never count for a team (they do count in a post's total reads).
+
+Results are cached in cachedb: per post for 7 days, overall for 1 hour, both served stale for up
+to a day while they are recomputed. Both are refreshed after each recorded read:
+- a post's entry remembers the time of the post's latest read, and every use compares it with
+  the table (one indexed lookup), so a new read is reflected on the next view without the read
+  itself writing to the cache database (the hottest write of the site stays a single commit);
+- a team member's read drops the overall entry (anonymous reads never change it).
+"""
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef
+from django.utils import timezone
+
+from accounts.models import Team, User
+from blog.models import PostRead
+from cachedb.cachified import cachified, delete
+
+ACTIVE_WINDOW = dt.timedelta(days=365)
+RECENT_MONTHS = 6
+POST_TTL = 7 * 24 * 60 * 60
+OVERALL_TTL = 60 * 60
+STALE_WHILE_REVALIDATE = 24 * 60 * 60
+OVERALL_KEY = "blog:leaderboard:overall"
+
+
+def post_key(slug: str) -> str:
+    return f"blog:leaderboard:post:{slug}"
+
+
+def months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day and time `months` calendar months earlier (clamped to the month's end)."""
+    month_index = moment.year * 12 + (moment.month - 1) - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = (next_month - dt.timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def active_members_by_team(*, now: dt.datetime) -> dict[str, int]:
+    recent_reader = PostRead.objects.filter(
+        user=OuterRef("pk"), created_at__gte=now - ACTIVE_WINDOW
+    )
+    rows = (
+        User.objects.filter(Exists(recent_reader))
+        .order_by()
+        .values("team")
+        .annotate(members=Count("pk"))
+    )
+    return {row["team"]: row["members"] for row in rows}
+
+
+def recent_reads_of_post_by_team(*, now: dt.datetime, slug: str) -> dict[str, int]:
+    rows = (
+        PostRead.objects.by_team_members()
+        .of_post(slug)
+        .since(months_before(now, RECENT_MONTHS))
+        .order_by()
+        .values("user__team")
+        # COUNT(*), not COUNT(id): the (post_slug, created_at, user) index then covers the scan.
+        .annotate(reads=Count("*"))
+    )
+    return {row["user__team"]: row["reads"] for row in rows}
+
+
+# One pass over the users, two probes each into the (user_id, created_at) index, which covers
+# both: no table row of blog_postread is read. Members who read in the last 6 months are active
+# by definition (6 months < 365 days), so summing over active members loses no recent read.
+OVERALL_SQL = """
+SELECT team, COUNT(*) AS active, SUM(recent) AS reads FROM (
+    SELECT member.team AS team, (
+        SELECT COUNT(*) FROM {reads} AS r WHERE r.user_id = member.id AND r.created_at >= %s
+    ) AS recent
+    FROM {users} AS member
+    WHERE EXISTS (
+        SELECT 1 FROM {reads} AS r WHERE r.user_id = member.id AND r.created_at >= %s
+    )
+) GROUP BY team
+"""
+
+
+def overall_counts_by_team(*, now: dt.datetime) -> tuple[dict[str, int], dict[str, int]]:
+    """(active members, recent reads) per team, in a single aggregate query."""
+    sql = OVERALL_SQL.format(reads=PostRead._meta.db_table, users=User._meta.db_table)
+    field = PostRead._meta.get_field("created_at")
+    params = [
+        field.get_db_prep_value(months_before(now, RECENT_MONTHS), connection),
+        field.get_db_prep_value(now - ACTIVE_WINDOW, connection),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {team: active for team, active, _ in rows}, {team: reads for team, _, reads in rows}
+
+
+def rank(*, active: dict[str, int], reads: dict[str, int]) -> dict[str, Any]:
+    """Turn per-team counts into ordered standings and a leader (pure arithmetic)."""
+    teams = []
+    for order, team in enumerate(Team):
+        members = active.get(team.value, 0)
+        team_reads = reads.get(team.value, 0)
+        teams.append(
+            {
+                "team": team.value,
+                "name": team.label,
+                "active": members,
+                "reads": team_reads,
+                "ranking": team_reads / members if members else 0.0,
+                "order": order,
+            }
+        )
+    teams.sort(key=lambda row: (-row["ranking"], row["order"]))
+    top = [row for row in teams if row["ranking"] > 0 and row["ranking"] == teams[0]["ranking"]]
+    return {"teams": teams, "leader": top[0]["team"] if len(top) == 1 else None}
+
+
+def compute_overall(*, now: dt.datetime | None = None) -> dict[str, Any]:
+    active, reads = overall_counts_by_team(now=now or timezone.now())
+    return rank(active=active, reads=reads)
+
+
+LATEST_READ_SQL = "SELECT MAX(created_at) FROM {reads} WHERE post_slug = %s"
+
+
+def latest_read_of_post(slug: str) -> str | None:
+    """When the post was last read, as stored (one probe of the post_slug, created_at index).
+
+    Plain SQL: this runs on every view of a post, and only serves as a version stamp.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(LATEST_READ_SQL.format(reads=PostRead._meta.db_table), [slug])
+        return cursor.fetchone()[0]
+
+
+def compute_for_post(*, slug: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    # Taken first: a read landing during the counts below makes the entry look older than it
+    # is, so it is recomputed once more, never trusted stale.
+    latest_read = latest_read_of_post(slug)
+    standings = rank(
+        active=active_members_by_team(now=now),
+        reads=recent_reads_of_post_by_team(now=now, slug=slug),
+    )
+    standings["total_reads"] = PostRead.objects.of_post(slug).count()
+    standings["latest_read"] = latest_read
+    return standings
+
+
+def overall_standings() -> dict[str, Any]:
+    return cachified(
+        key=OVERALL_KEY,
+        get_fresh_value=compute_overall,
+        ttl=OVERALL_TTL,
+        swr=STALE_WHILE_REVALIDATE,
+    )
+
+
+def post_standings(*, slug: str) -> dict[str, Any]:
+    latest_read = latest_read_of_post(slug)
+    return cachified(
+        key=post_key(slug),
+        get_fresh_value=lambda: compute_for_post(slug=slug),
+        ttl=POST_TTL,
+        swr=STALE_WHILE_REVALIDATE,
+        check_value=lambda value: value.get("latest_read") == latest_read,
+    )
+
+
+def refresh_after_read(*, counts_for_team: bool) -> None:
+    """Drop what a new read changes and nothing validates: the overall standings, when the
+    reader is a team member. (Per-post entries check the post's latest read themselves.)"""
+    if counts_for_team:
+        delete(OVERALL_KEY)

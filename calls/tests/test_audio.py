@@ -1,0 +1,203 @@
+"""calls.audio on real ffprobe/ffmpeg: what uploads are, and how episodes are assembled."""
+
+import subprocess
+
+import pytest
+
+from calls import audio
+from calls.tests.conftest import ffprobe_duration, measure_loudness
+
+
+@pytest.mark.parametrize(
+    ("kind", "mime_type"),
+    [
+        ("wav", "audio/wav"),
+        ("mp3", "audio/mpeg"),
+        ("ogg", "audio/ogg"),
+        ("webm", "audio/webm"),
+        ("m4a", "audio/mp4"),
+    ],
+)
+def test_probe_names_the_mime_type_from_the_content(make_audio, kind, mime_type):
+    probed = audio.probe(make_audio(1.5, kind=kind))
+    assert probed.mime_type == mime_type
+    assert probed.duration_seconds == pytest.approx(1.5, abs=0.1)
+
+
+def test_probe_finds_the_duration_of_webm_written_without_one(make_audio, tmp_path):
+    # MediaRecorder streams WebM and never goes back to write the duration; piping mimics that.
+    source = tmp_path / "source.wav"
+    source.write_bytes(make_audio(2.0))
+    streamed = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(source), "-c:a", "libopus", "-f", "webm", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert audio.probe(streamed).duration_seconds == pytest.approx(2.0, abs=0.1)
+
+
+def test_probe_rejects_empty_bytes():
+    with pytest.raises(audio.NotAudio, match="empty"):
+        audio.probe(b"")
+
+
+def test_probe_rejects_text_whatever_it_is_called():
+    with pytest.raises(audio.NotAudio, match="not an audio recording"):
+        audio.probe(b"ID3 this is a text file pretending to be an mp3\n" * 20)
+
+
+def test_probe_rejects_an_image(tmp_path):
+    png = tmp_path / "picture.png"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=16x16",
+            "-frames:v",
+            "1",
+            str(png),
+        ],
+        check=True,
+    )
+    with pytest.raises(audio.NotAudio, match="no sound"):
+        audio.probe(png.read_bytes())
+
+
+def test_probe_rejects_a_video_with_sound(tmp_path):
+    video = tmp_path / "clip.webm"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=blue:s=32x32:d=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=d=1",
+            "-shortest",
+            "-c:v",
+            "libvpx",
+            "-c:a",
+            "libopus",
+            str(video),
+        ],
+        check=True,
+    )
+    with pytest.raises(audio.NotAudio, match="video"):
+        audio.probe(video.read_bytes())
+
+
+def test_assembled_episode_is_an_mp3_as_long_as_its_parts(make_audio, tmp_path, settings):
+    intro, outro = tmp_path / "intro.wav", tmp_path / "outro.wav"
+    intro.write_bytes(make_audio(1.0, frequency=880))
+    outro.write_bytes(make_audio(1.5, frequency=660))
+    settings.CALLS_INTRO_PATH, settings.CALLS_OUTRO_PATH = str(intro), str(outro)
+
+    episode = audio.assemble_episode(
+        call_audio=make_audio(3.0, kind="webm"), response_audio=make_audio(4.0, kind="ogg")
+    )
+
+    assert episode.mime_type == "audio/mpeg"
+    assert audio.probe(episode.audio).mime_type == "audio/mpeg"
+    assert episode.size_bytes == len(episode.audio)
+    assert ffprobe_duration(episode.audio, tmp_path) == pytest.approx(
+        1.0 + 3.0 + 4.0 + 1.5, abs=0.25
+    )
+    assert episode.duration_seconds == pytest.approx(9.5, abs=0.25)
+
+
+def test_assembly_uses_generated_intro_and_outro_by_default(make_audio, tmp_path, settings):
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    episode = audio.assemble_episode(
+        call_audio=make_audio(3.0), response_audio=make_audio(3.0, kind="mp3")
+    )
+    expected = 2 * audio.DEFAULT_CLIP_SECONDS + 6.0
+    assert ffprobe_duration(episode.audio, tmp_path) == pytest.approx(expected, abs=0.25)
+
+
+def test_assembly_trims_leading_silence_from_call_and_response(make_audio, tmp_path, settings):
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    episode = audio.assemble_episode(
+        call_audio=make_audio(2.0, leading_silence=1.5, kind="ogg"),
+        response_audio=make_audio(2.0, leading_silence=2.0),
+    )
+    expected = 2 * audio.DEFAULT_CLIP_SECONDS + 2.0 + 2.0
+    assert ffprobe_duration(episode.audio, tmp_path) == pytest.approx(expected, abs=0.3)
+
+
+@pytest.mark.parametrize("volume", [0.02, 0.9])
+def test_assembly_normalises_quiet_and_loud_voices_to_the_target(
+    make_audio, tmp_path, settings, volume
+):
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    episode = audio.assemble_episode(
+        call_audio=make_audio(4.0, volume=volume),
+        response_audio=make_audio(4.0, volume=volume, frequency=300),
+    )
+    integrated, true_peak = measure_loudness(episode.audio, tmp_path)
+    assert integrated == pytest.approx(audio.TARGET_LUFS, abs=1.0)
+    assert true_peak < -1.0
+
+
+def test_a_failed_ffmpeg_run_raises_with_ffmpegs_reason(make_audio):
+    with pytest.raises(audio.AudioProcessingError, match="could not join") as raised:
+        audio.assemble_episode(call_audio=b"not audio at all", response_audio=make_audio(1.0))
+    assert "Invalid data" in str(raised.value)
+
+
+def test_a_missing_intro_file_is_reported_by_its_setting(make_audio, settings):
+    settings.CALLS_INTRO_PATH = "/nonexistent/intro.wav"
+    with pytest.raises(audio.AudioProcessingError, match="CALLS_INTRO_PATH"):
+        audio.assemble_episode(call_audio=make_audio(1.0), response_audio=make_audio(1.0))
+
+
+def test_a_missing_ffmpeg_is_reported_by_name(make_audio, settings):
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"
+    with pytest.raises(audio.AudioProcessingError, match="not installed"):
+        audio.assemble_episode(call_audio=make_audio(1.0), response_audio=make_audio(1.0))
+
+
+def test_a_voice_too_peaky_for_one_gain_is_normalised_by_loudnorm_under_the_ceiling(
+    tmp_path, settings
+):
+    # Quiet tone with a full-scale burst every second: lifting it to -16 LUFS by one gain would
+    # push the bursts far over 0 dBTP, so loudnorm must do it dynamically.
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    peaky = tmp_path / "peaky.wav"
+    graph = "aevalsrc='0.03*sin(2*PI*440*t)+0.95*sin(2*PI*2000*t)*lt(mod(t,1),0.01)':d=5:s=48000"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", graph, str(peaky)], check=True)
+    measured = audio._measure_loudness(peaky)
+    assert audio._gain_filter(measured).startswith("loudnorm=")
+
+    episode = audio.assemble_episode(
+        call_audio=peaky.read_bytes(), response_audio=peaky.read_bytes()
+    )
+
+    integrated, true_peak = measure_loudness(episode.audio, tmp_path)
+    assert integrated == pytest.approx(audio.TARGET_LUFS, abs=1.0)
+    assert true_peak < -1.0
+
+
+def test_a_steady_voice_gets_one_linear_gain(make_audio, tmp_path):
+    steady = tmp_path / "steady.wav"
+    steady.write_bytes(make_audio(3.0, volume=0.05))
+    measured = audio._measure_loudness(steady)
+    gain = audio.TARGET_LUFS - measured.integrated
+    assert audio._gain_filter(measured) == f"volume={gain:.2f}dB"
+
+
+def test_silence_is_left_as_it_is(tmp_path):
+    silence = tmp_path / "silence.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=d=3", str(silence)], check=True
+    )
+    assert audio._measure_loudness(silence) is None
+    assert audio._gain_filter(None) == "anull"

@@ -1,0 +1,1 @@
+"""Views for calls, by audience: public episodes, a reader's own calls, and staff."""

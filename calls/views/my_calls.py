@@ -1,0 +1,58 @@
+"""A signed-in reader's own calls: record or upload one, listen back, delete."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from calls.forms import CallForm
+from calls.models import Call
+from calls.uploads import accepts_recordings, form_errors_response, wants_json
+from calls.views.recordings import recording_response
+
+
+@login_required
+@accepts_recordings
+def record(request):
+    if request.method == "POST":
+        form = CallForm(
+            request.POST, request.FILES,
+            oversized=request.oversized_recordings, body_too_large=request.body_too_large,
+        )
+        if form.is_valid():
+            call = form.save(user=request.user)
+            messages.success(
+                request, "Thanks! Your call is in; we will email you when it is on the air."
+            )
+            if wants_json(request):
+                return JsonResponse({"url": call.get_absolute_url()}, status=201)
+            return redirect(call)
+        status = 413 if request.body_too_large else 400
+        if wants_json(request):
+            return form_errors_response(form, status=status)
+    else:
+        form, status = CallForm(), 200
+    calls = Call.objects.owned_by(request.user).without_audio()
+    return render(request, "calls/record.html", {"form": form, "calls": calls}, status=status)
+
+
+@login_required
+def call_detail(request, call_id):
+    call = get_object_or_404(Call.objects.owned_by(request.user).without_audio(), pk=str(call_id))
+    return render(request, "calls/call_detail.html", {"call": call})
+
+
+@login_required
+def call_audio(request, call_id):
+    calls = Call.objects.owned_by(request.user)
+    return recording_response(request, calls=calls, call_id=call_id, field="audio")
+
+
+@login_required
+@require_POST
+def call_delete(request, call_id):
+    call = get_object_or_404(Call.objects.owned_by(request.user).without_audio(), pk=str(call_id))
+    call.delete()
+    messages.success(request, f"Your call “{call.title}” is deleted.")
+    return redirect("calls:record")

@@ -1,0 +1,1 @@
+"""Django database backend for emulated LiteFS nodes (LITEFS_EMULATION=true); see base.py."""

@@ -1,0 +1,80 @@
+"""SQLite as it behaves inside an emulated LiteFS mount (local cluster and tests only).
+
+Two things real LiteFS does below SQLite, done here in the connection instead:
+
+- A replica's database refuses writes with SQLite's own error. LiteFS marks the file 0444; the
+  emulation does the same, but root ignores file modes, so a connection to a file without write
+  permission bits is opened with `mode=ro`: every write then fails with "attempt to write a
+  readonly database", whoever runs the process. When a failover flips the mode, is_usable() turns
+  false and Django reopens the connection the other way at the next request.
+- Each committed write transaction advances the TXID in `<db>-pos`, before the commit returns
+  to the application, so a `__txid` cookie set right after a write is never behind it.
+"""
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+from django.db.backends.sqlite3 import base as sqlite_base
+
+from litesite.cluster.mount import bump_pos
+
+
+def file_is_read_only(path: Path) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+
+
+class EmulatedLiteFSConnection(sqlite3.Connection):
+    """Remembers how many changes it has reported, to bump the TXID once per transaction."""
+
+    db_path: Path
+    changes_reported = 0
+
+    def commit(self):
+        super().commit()
+        self.report_commit()
+
+    def report_commit(self) -> None:
+        if self.total_changes != self.changes_reported:
+            self.changes_reported = self.total_changes
+            bump_pos(self.db_path)
+
+
+class EmulatedLiteFSCursor(sqlite_base.SQLiteCursorWrapper):
+    def execute(self, query, params=None):
+        result = super().execute(query, params)
+        if not self.connection.in_transaction:  # an autocommit statement, or COMMIT itself
+            self.connection.report_commit()
+        return result
+
+    def executemany(self, query, param_list):
+        result = super().executemany(query, param_list)
+        if not self.connection.in_transaction:
+            self.connection.report_commit()
+        return result
+
+
+class DatabaseWrapper(sqlite_base.DatabaseWrapper):
+    opened_read_only = False
+
+    def get_new_connection(self, conn_params):
+        path = Path(conn_params["database"])
+        self.opened_read_only = file_is_read_only(path)
+        params = {**conn_params, "factory": EmulatedLiteFSConnection}
+        if self.opened_read_only:
+            params["database"] = f"file:{path}?mode=ro"
+        conn = super().get_new_connection(params)
+        conn.db_path = path
+        conn.changes_reported = conn.total_changes
+        return conn
+
+    def is_usable(self):
+        return self.opened_read_only == file_is_read_only(Path(self.settings_dict["NAME"]))
+
+    def create_cursor(self, name=None):
+        return self.connection.cursor(factory=EmulatedLiteFSCursor)

@@ -1,0 +1,15 @@
+"""Moving the old Postgres site's data into the site's SQLite database (migrate_from_postgres).
+
+The pieces, in the order the command uses them:
+
+- tables.py   what each legacy table becomes: columns, conversions, the site's constraints
+- source.py   the Postgres side: connecting, schema check, counts, problem rows, streaming
+- build.py    the new SQLite file, built beside the live one, resumable after a kill
+- verify.py   counts, checksums, foreign_key_check and integrity_check, both sides
+- install.py  putting the verified file in place: rename, or one transaction under LiteFS
+- progress.py progress bars on a terminal, plain log lines otherwise
+"""
+
+
+class ImportRefused(Exception):
+    """Bad input or an unsafe situation; the message is a sentence saying what to fix."""

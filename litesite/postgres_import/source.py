@@ -1,0 +1,287 @@
+"""The old site's Postgres database, read-only: schema check, counts, problem rows, streams.
+
+Everything runs inside one REPEATABLE READ, READ ONLY transaction, so the checks, the copy and
+the verification all see the same snapshot even if the old site is still taking writes.
+Rows are streamed with COPY in byte order of their ids (COLLATE "C", the order SQLite's BINARY
+collation uses), which is what makes a killed run resumable from the last committed id.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict
+
+from . import ImportRefused
+from .tables import LEGACY_TABLES, ORM_BOOKKEEPING, USERS, LegacyTable, quote
+
+TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Problem:
+    table: str
+    id: str
+    message: str
+    detail: str = ""
+
+
+@dataclass
+class SchemaReport:
+    ignored_tables: list[str] = field(default_factory=list)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    bookkeeping_present: bool = False
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    params = _conninfo(url)
+    user = f"{params['user']}@" if params.get("user") else ""
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgresql://{user}{params.get('host', 'localhost')}{port}/{params.get('dbname', '')}"
+
+
+def _conninfo(url: str) -> dict:
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise ImportRefused(
+            "The source must be a URL like postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+            f"(got {url.split('://')[0] + '://…' if '://' in url else repr(url)})."
+        )
+    try:
+        return conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise ImportRefused(f"The source URL cannot be read: {error}.") from None
+
+
+class LegacySource:
+    def __init__(self, url: str):
+        params = _conninfo(url)
+        self.description = describe_url(url)
+        where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+        try:
+            self.conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        except psycopg.OperationalError as error:
+            raise ImportRefused(_connection_failure(error, where=where, params=params)) from None
+        self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        self.conn.read_only = True
+        # Naive timestamps hold UTC; an aware column must be read as UTC too.
+        self.conn.execute("SET TIME ZONE 'UTC'")
+        self.server_version = self.conn.execute("SHOW server_version").fetchone()[0]
+        self.identity = (
+            f"{where}/{params.get('dbname', '')}#"
+            + self.conn.execute("SELECT current_database()").fetchone()[0]
+        )
+
+    def close(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+    # --- schema ---------------------------------------------------------------------------
+    def check_schema(self) -> SchemaReport:
+        rows = self.conn.execute(
+            """
+            SELECT c.table_name, c.column_name, c.data_type
+            FROM information_schema.columns c
+            JOIN information_schema.tables t USING (table_schema, table_name)
+            WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+            """
+        ).fetchall()
+        columns: dict[str, dict[str, str]] = {}
+        for table, column, data_type in rows:
+            columns.setdefault(table, {})[column] = data_type
+        report = SchemaReport()
+        known = {table.source for table in LEGACY_TABLES}
+        report.bookkeeping_present = ORM_BOOKKEEPING in columns
+        report.ignored_tables = sorted(set(columns) - known - {ORM_BOOKKEEPING})
+
+        missing_tables = [t.source for t in LEGACY_TABLES if t.source not in columns]
+        if missing_tables:
+            names = ", ".join(f'"{name}"' for name in missing_tables)
+            raise ImportRefused(
+                f"The source database {self.description} has no {names} table"
+                f"{'s' if len(missing_tables) > 1 else ''} in schema "
+                f"{self._schema_name()}: is --source pointing at the old site's database?"
+            )
+        problems = []
+        for table in LEGACY_TABLES:
+            have = columns[table.source]
+            missing = [c for c in table.required_source_columns if c not in have]
+            if missing:
+                problems.append(
+                    f'"{table.source}" lacks column{"s" if len(missing) > 1 else ""} '
+                    + ", ".join(f'"{c}"' for c in missing)
+                )
+            for column in table.columns:
+                data_type = have.get(column.source)
+                if column.timestamp and data_type and data_type not in TIMESTAMP_TYPES:
+                    problems.append(
+                        f'"{table.source}"."{column.source}" is {data_type}, not a timestamp'
+                    )
+            extra = sorted(set(have) - set(table.required_source_columns))
+            if extra:
+                report.ignored_columns[table.source] = extra
+        if problems:
+            raise ImportRefused(
+                "The source schema is not the old site's: "
+                + "; ".join(problems)
+                + ". Migrate the old database to its final Prisma schema first."
+            )
+        return report
+
+    def _schema_name(self) -> str:
+        return self.conn.execute("SELECT current_schema()").fetchone()[0] or "(none)"
+
+    # --- counting and checking ------------------------------------------------------------
+    def count(self, table: LegacyTable) -> int:
+        query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(table.source))
+        return self.conn.execute(query).fetchone()[0]
+
+    def problems(self, table: LegacyTable, *, skipped_users: list[str]) -> list[Problem]:
+        """Rows the site's constraints would reject, with the first reason for each."""
+        query = (
+            f"SELECT id, problem FROM (SELECT t.{quote(table.source_id)} AS id, "
+            f"{table.problem_sql()} AS problem FROM {quote(table.source)} t) p "
+            'WHERE problem IS NOT NULL ORDER BY id COLLATE "C"'
+        )
+        rows = self.conn.execute(query, {"skipped_users": skipped_users}).fetchall()
+        found = [Problem(table.source, row_id, message) for row_id, message in rows]
+        if table is USERS:
+            found += self._case_duplicate_emails(skip={p.id for p in found})
+        return found
+
+    def _case_duplicate_emails(self, *, skip: set[str]) -> list[Problem]:
+        """Emails equal once lower-cased the way SQLite's lower() does it: ASCII letters only.
+
+        The earliest account keeps its email; the later ones are the rows the site rejects.
+        """
+        rows = self.conn.execute(
+            f"""
+            SELECT id, kept FROM (
+                SELECT t.id, first_value(t.id) OVER w AS kept, row_number() OVER w AS n
+                FROM "User" t
+                WHERE t.email IS NOT NULL AND NOT (t.id = ANY(%(skip)s))
+                WINDOW w AS (
+                    PARTITION BY translate(t.email, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}')
+                    ORDER BY t."createdAt", t.id COLLATE "C"
+                )
+            ) d WHERE n > 1 ORDER BY id COLLATE "C"
+            """,
+            {"skip": sorted(skip)},
+        ).fetchall()
+        return [
+            Problem(
+                "User",
+                row_id,
+                "email differs only in case from an earlier user's email",
+                detail=f"same as user {kept}",
+            )
+            for row_id, kept in rows
+        ]
+
+    def rejected_rows(self, table: LegacyTable, ids: list[str]) -> Iterator[tuple[str, dict]]:
+        """The complete legacy rows, for --skip-invalid FILE: nothing is lost."""
+        query = (
+            f"SELECT t.{quote(table.source_id)}, to_jsonb(t) FROM {quote(table.source)} t "
+            f"WHERE t.{quote(table.source_id)} = ANY(%s) "
+            f"ORDER BY t.{quote(table.source_id)} COLLATE \"C\""
+        )
+        with self.conn.cursor(name=f"rejected_{table.source.lower()}") as cursor:
+            cursor.itersize = 64
+            cursor.execute(query, (ids,))
+            yield from cursor
+
+    # --- copying --------------------------------------------------------------------------
+    @contextmanager
+    def stream(
+        self, table: LegacyTable, *, after_id: str | None, skipped_ids: list[str]
+    ) -> Iterator[Iterator[tuple]]:
+        """Rows as tuples of text in target-column order, by id, after `after_id`."""
+        id_col = f"t.{quote(table.source_id)}"
+        where = [f"NOT ({id_col} = ANY(%(skipped)s))"]
+        if after_id is not None:
+            where.append(f'{id_col} COLLATE "C" > %(after)s')
+        query = (
+            f"COPY (SELECT {table.select_list()} FROM {quote(table.source)} t "
+            f"WHERE {' AND '.join(where)} ORDER BY {id_col} COLLATE \"C\") TO STDOUT"
+        )
+        with self.conn.cursor() as cursor, cursor.copy(
+            query, {"skipped": skipped_ids, "after": after_id}
+        ) as copy:
+            yield copy.rows()
+
+    def checksum(self, table: LegacyTable, *, skipped_ids: list[str]) -> tuple[int, str]:
+        """(rows, md5 of the key columns of every row joined by newlines, in id byte order)."""
+        id_col = f"t.{quote(table.source_id)}"
+        query = (
+            f"SELECT count(*), coalesce(md5(string_agg({table.checksum_postgres()}, E'\\n' "
+            f"ORDER BY {id_col} COLLATE \"C\")), md5('')) FROM {quote(table.source)} t "
+            f"WHERE NOT ({id_col} = ANY(%(skipped)s))"
+        )
+        count, digest = self.conn.execute(query, {"skipped": skipped_ids}).fetchone()
+        return count, digest
+
+
+def _connection_failure(error: psycopg.OperationalError, *, where: str, params: dict) -> str:
+    reason = str(error).strip().splitlines()[-1]
+    reason = reason.split("FATAL:", 1)[-1].strip()
+    lowered = str(error).lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered or (
+        "role" in lowered and "does not exist" in lowered
+    ):
+        return (
+            f"Postgres at {where} refused the credentials for user "
+            f"{params.get('user', '(none)')!r} ({reason}). "
+            "Check the user name and password in --source (or POSTGRES_DATABASE_URL)."
+        )
+    if "database" in lowered and "does not exist" in lowered:
+        return (
+            f"Postgres at {where} has no database {params.get('dbname', '')!r}. "
+            "Check the database name at the end of --source."
+        )
+    return (
+        f"Cannot reach Postgres at {where} ({reason}). Check the host and port in --source "
+        "(or POSTGRES_DATABASE_URL) and that the server accepts connections from this machine."
+    )
+
+
+def md5_lines(lines: Iterator[list[str]]) -> tuple[int, str]:
+    """The SQLite side of checksum(): same text, same joining, same digest."""
+    digest = hashlib.md5(usedforsecurity=False)
+    count = 0
+    for chunk in lines:
+        if not chunk:
+            continue
+        text = "\n".join(chunk)
+        digest.update((("\n" + text) if count else text).encode("utf-8"))
+        count += len(chunk)
+    return count, digest.hexdigest()
+
+
+def write_rejected(path, *, source: LegacySource, problems: list[Problem]) -> int:
+    """Write every rejected row, whole, as JSON lines; returns how many."""
+    by_table: dict[str, dict[str, Problem]] = {}
+    for problem in problems:
+        by_table.setdefault(problem.table, {})[problem.id] = problem
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for table in LEGACY_TABLES:
+            rejected = by_table.get(table.source, {})
+            if not rejected:
+                continue
+            for row_id, row in source.rejected_rows(table, sorted(rejected)):
+                problem = rejected[row_id]
+                record = {
+                    "table": table.source,
+                    "id": row_id,
+                    "problem": problem.message + (f" ({problem.detail})" if problem.detail else ""),
+                    "row": row,
+                }
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                written += 1
+    return written

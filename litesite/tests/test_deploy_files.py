@@ -1,0 +1,214 @@
+"""The deployment files say what they must: read and checked, since Fly is not reachable here."""
+
+import os
+import re
+import runpy
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from django.urls import resolve
+
+from litesite.health import healthcheck
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# LiteFS 0.5's config struct (cmd/litefs/config.go, v0.5.14): it decodes with KnownFields(true),
+# so any other key aborts start-up. `None` marks a leaf; `exec` is a list of ExecConfig.
+LITEFS_KEYS = {
+    "exit-on-error": None,
+    "skip-sync": None,
+    "strict-verify": None,
+    "exec": {"cmd": None, "if-candidate": None},
+    "data": {"dir": None, "compress": None, "retention": None, "retention-monitor-interval": None},
+    "fuse": {"dir": None, "allow-other": None, "debug": None},
+    "http": {"addr": None, "snapshot-timeout": None},
+    "proxy": dict.fromkeys(
+        [
+            "addr",
+            "target",
+            "db",
+            "max-lag",
+            "debug",
+            "passthrough",
+            "always-forward",
+            "primary-redirect-timeout",
+            "read-timeout",
+            "read-header-timeout",
+            "write-timeout",
+            "idle-timeout",
+        ]
+    ),
+    "lease": {
+        **dict.fromkeys(
+            [
+                "type",
+                "hostname",
+                "advertise-url",
+                "candidate",
+                "promote",
+                "reconnect-delay",
+                "demote-delay",
+                "databases",
+            ]
+        ),
+        "consul": dict.fromkeys(["url", "key", "ttl", "lock-delay"]),
+    },
+    "backup": dict.fromkeys(["type", "path", "url", "cluster", "auth-token"]),
+    "log": dict.fromkeys(["format", "timestamp", "debug"]),
+    "tracing": dict.fromkeys(["enabled", "path", "max-size", "max-count", "compress"]),
+}
+
+FLY_MACHINE_ENV = {
+    "FLY_APP_NAME": "litesite",
+    "FLY_CONSUL_URL": "https://consul.example/abc",
+    "HOSTNAME": "e784079b1d4e86",
+    "PRIMARY_REGION": "lhr",
+}
+
+
+def expand_like_litefs(text: str, env: dict[str, str]) -> str:
+    """LiteFS's ExpandEnv: ${VAR}, and ${A == B} / ${A != B} comparing two variables."""
+
+    def replace(match):
+        expression = match.group(1).strip()
+        comparison = re.fullmatch(r"(\w+)\s*(==|!=)\s*(\w+)", expression)
+        if comparison:
+            left, op, right = comparison.groups()
+            equal = env.get(left, "") == env.get(right, "")
+            return str(equal if op == "==" else not equal).lower()
+        return env.get(expression, "")
+
+    return re.sub(r"\$\{([^}]*)\}", replace, text)
+
+
+def litefs_config(region: str) -> dict:
+    env = {**FLY_MACHINE_ENV, "FLY_REGION": region}
+    return yaml.safe_load(expand_like_litefs((ROOT / "litefs.yml").read_text(), env))
+
+
+@pytest.fixture(scope="module")
+def fly() -> dict:
+    return tomllib.loads((ROOT / "fly.toml").read_text())
+
+
+def sqlite_path(url: str) -> Path:
+    assert url.startswith("sqlite:////"), f"{url} is not an absolute sqlite URL"
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def unknown_keys(config, allowed, prefix=""):
+    if allowed is None:
+        return []
+    if isinstance(config, list):
+        return [key for item in config for key in unknown_keys(item, allowed, prefix)]
+    found = []
+    for key, value in config.items():
+        if key not in allowed:
+            found.append(prefix + key)
+        elif isinstance(value, dict | list):
+            found += unknown_keys(value, allowed[key], f"{prefix}{key}.")
+    return found
+
+
+def test_every_litefs_yml_key_is_one_litefs_accepts():
+    assert unknown_keys(litefs_config("lhr"), LITEFS_KEYS) == []
+
+
+def test_only_machines_in_the_primary_region_are_candidates_and_they_promote():
+    assert litefs_config("lhr")["lease"]["candidate"] is True
+    assert litefs_config("syd")["lease"]["candidate"] is False
+    lease = litefs_config("lhr")["lease"]
+    assert (lease["type"], lease["promote"]) == ("consul", True)
+    assert lease["consul"] == {"url": "https://consul.example/abc", "key": "litefs/litesite"}
+    assert lease["advertise-url"] == "http://e784079b1d4e86.vm.litesite.internal:20202"
+
+
+def test_default_database_migrations_run_only_on_candidates_and_the_cache_on_every_node():
+    commands = litefs_config("lhr")["exec"]
+    default = [c for c in commands if "migrate" in c["cmd"] and "--database cache" not in c["cmd"]]
+    cache = [c for c in commands if "--database cache" in c["cmd"]]
+    assert default and all(c.get("if-candidate") is True for c in default)
+    assert all("--database default" in c["cmd"] for c in default)
+    assert cache and not any(c.get("if-candidate") for c in cache)
+    assert commands[-1]["cmd"].startswith("gunicorn") and "gunicorn.conf.py" in commands[-1]["cmd"]
+    assert not commands[-1].get("if-candidate")
+
+
+def test_both_databases_live_on_the_volume_and_the_cache_outside_the_litefs_mount(fly):
+    volume = Path(fly["mounts"]["destination"])
+    config = litefs_config("lhr")
+    mount, data = Path(config["fuse"]["dir"]), Path(config["data"]["dir"])
+    env = fly["env"]
+    database, cache = sqlite_path(env["DATABASE_URL"]), sqlite_path(env["CACHE_DATABASE_URL"])
+    assert data.is_relative_to(volume) and mount.is_relative_to(volume)
+    assert not data.is_relative_to(mount) and not mount.is_relative_to(data)
+    assert database.parent == mount == Path(env["LITEFS_DIR"])
+    assert database.name == env["LITEFS_DB_NAME"]
+    assert cache.is_relative_to(volume)
+    assert not cache.is_relative_to(mount) and not cache.is_relative_to(data)
+
+
+def test_the_ports_agree_and_the_litefs_api_stays_private(fly, monkeypatch):
+    port = fly["http_service"]["internal_port"]
+    assert fly["env"]["PORT"] == str(port)
+    monkeypatch.setenv("PORT", fly["env"]["PORT"])
+    gunicorn = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert gunicorn["bind"] == f"0.0.0.0:{port}"
+    assert f"EXPOSE {port}" in (ROOT / "Dockerfile").read_text()
+    api_port = litefs_config("lhr")["http"]["addr"].rsplit(":", 1)[1]
+    assert fly["env"]["LITEFS_API_URL"] == f"http://127.0.0.1:{api_port}"
+    assert "services" not in fly  # only the http_service on gunicorn's port is public
+
+
+def test_machines_are_never_stopped_automatically(fly):
+    service = fly["http_service"]
+    assert service["auto_stop_machines"] in ("off", False)
+    assert service["min_machines_running"] >= 1
+    assert service["concurrency"]["hard_limit"] >= service["concurrency"]["soft_limit"] > 0
+
+
+@pytest.mark.django_db(databases=["default", "cache"])
+def test_the_health_check_path_resolves_to_the_health_view_and_answers(fly, client):
+    check = fly["http_service"]["checks"][0]
+    assert resolve(check["path"]).func is healthcheck
+    assert check["method"] == "GET"
+    assert client.get(check["path"]).status_code == 200
+
+
+def test_the_image_is_multi_stage_with_pinned_litefs_and_the_system_tools():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", dockerfile, re.M)) >= 3
+    assert re.search(r"^FROM flyio/litefs:0\.5\.\d+ AS litefs$", dockerfile, re.M)
+    assert re.search(r"^FROM python:\S+-slim", dockerfile, re.M)
+    for package in ("fuse3", "ca-certificates", "sqlite3", "ffmpeg"):
+        assert re.search(rf"apt-get install[^\n]*\b{package}\b", dockerfile)
+    assert "pyproject.toml" in dockerfile
+    assert "collectstatic --noinput" in dockerfile
+    assert 'ENTRYPOINT ["litefs", "mount"]' in dockerfile
+
+
+def test_gunicorn_runs_threads_from_the_environment_and_opens_nothing_before_the_fork(
+    monkeypatch,
+):
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("GUNICORN_THREADS", "6")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (config["worker_class"], config["workers"], config["threads"]) == ("gthread", 3, 6)
+    assert config["preload_app"] is False
+
+
+def test_the_docker_context_leaves_out_local_state():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in (".git", ".venv", "var"):
+        assert path in ignored
+
+
+def test_env_of_this_test_does_not_leak_into_the_gunicorn_defaults(monkeypatch):
+    for name in ("PORT", "BIND_HOST", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["bind"] == "0.0.0.0:8080"
+    assert (config["workers"], config["threads"]) == (2, 4)
+    assert os.environ.get("PORT") is None
