@@ -152,7 +152,7 @@ def stop(server: subprocess.Popen) -> None:
         server.kill()
 
 
-def bench_pages(env: dict[str, str], port: int, args) -> None:
+def bench_pages(env: dict[str, str], port: int, args) -> float:
     base = f"http://127.0.0.1:{port}"
     server = start_gunicorn(env, port)
     try:
@@ -171,9 +171,10 @@ def bench_pages(env: dict[str, str], port: int, args) -> None:
     line("(b) anonymous post page, warm cache", page, f"   = {share:.0%} of (a), goal 40%: {goal}")
     if bare["non_2xx"] or page["non_2xx"]:
         print(f"  errors: bare {bare['non_2xx']}, page {page['non_2xx']} non-2xx responses")
+    return bare["rps"]
 
 
-def bench_reads(env: dict[str, str], port: int, directory: Path, args) -> None:
+def bench_reads(env: dict[str, str], port: int, directory: Path, args, *, bare_rps: float) -> None:
     """Run (c) on a server of its own that logs every response, so that the reports it accepted
     (status 201) can be counted exactly, including any still in flight when wrk stopped."""
     base = f"http://127.0.0.1:{port}"
@@ -211,6 +212,8 @@ def bench_reads(env: dict[str, str], port: int, directory: Path, args) -> None:
         reads,
         f"   = {per_second:,.0f} recorded reads/s, goal 1,000: {goal}",
     )
+    if bare_rps:
+        print(f"      recorded reads/s = {per_second / bare_rps:.0%} of (a) in this run")
     print(
         f"      server accepted {accepted:,} reports (201), other statuses {statuses or 'none'}; "
         f"wrk saw {seen.get('created')} created, {seen.get('duplicate')} duplicate, "
@@ -227,8 +230,11 @@ def bench_server(directory: Path, args) -> None:
     env = environment(directory, port)
     manage(env, "migrate", "--noinput")
     manage(env, "migrate", "--database", "cache", "--noinput")
-    bench_pages(env, port, args)
-    bench_reads(env, port, directory, args)
+    load = os.getloadavg()[0]
+    print(f"load average before the run: {load:.2f} on {os.cpu_count()} cores")
+    bare_rps = bench_pages(env, port, args)
+    bench_reads(env, port, directory, args, bare_rps=bare_rps)
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}")
 
 
 def generate_reads(directory: Path, count: int) -> None:
@@ -301,14 +307,24 @@ def bench_ranking(directory: Path, reads: int) -> None:
         )
 
 
+def ensure_wrk() -> None:
+    """wrk is a bench-only tool: installed here (Debian's package) when missing and root."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0:
+        raise SystemExit("wrk is not installed: install it (e.g. apt-get install wrk) and rerun.")
+    print("Installing wrk with apt-get ...")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--ranking-reads", type=int, default=500_000)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    ensure_wrk()
     directory = Path(tempfile.mkdtemp(prefix="litesite-bench-blog-"))
     try:
         bench_server(directory, args)

@@ -121,8 +121,9 @@ def fill(url: str, args, audio: bytes) -> None:
 
 def timed(
     command: list[str], *, env: dict | None = None, cwd: Path | None = None
-) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, output) of one child process."""
+) -> tuple[float, float, float, str]:
+    """(wall seconds, peak RSS in MB, CPU seconds, output) of one child process (and its own
+    children, e.g. ffprobe; the Postgres server's work is in neither tool's figures)."""
     started = time.monotonic()
     child = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=False
@@ -134,7 +135,8 @@ def timed(
     if child.returncode != 0:
         sys.stdout.write(output.decode("utf-8", "replace"))
         raise SystemExit(f"{command[0]} failed with exit status {child.returncode}")
-    return wall, usage.ru_maxrss / 1024, output.decode("utf-8", "replace")
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, usage.ru_maxrss / 1024, cpu, output.decode("utf-8", "replace")
 
 
 def main() -> None:
@@ -159,16 +161,19 @@ def main() -> None:
                 CACHE_DATABASE_URL=f"sqlite:///{folder / 'cache.sqlite3'}",
                 LITEFS_DIR="",
             )
-            ours_wall, ours_rss, ours_output = timed(
+            ours_wall, ours_rss, ours_cpu, ours_output = timed(
                 [sys.executable, "manage.py", "migrate_from_postgres", "--source", url],
                 env=env, cwd=PROJECT_DIR,
             )
             print(ours_output)
             ours_size = (folder / "site.sqlite3").stat().st_size / 1e6
             if args.ours_only:
-                print(f"migrate_from_postgres: {ours_wall:.1f}s, peak RSS {ours_rss:.0f} MB")
+                print(
+                    f"migrate_from_postgres: {ours_wall:.1f}s wall, {ours_cpu:.1f}s CPU, "
+                    f"peak RSS {ours_rss:.0f} MB"
+                )
                 return
-            theirs_wall, theirs_rss, _ = timed(
+            theirs_wall, theirs_rss, theirs_cpu, _ = timed(
                 [str(tool), url.replace("postgresql://", "postgresql+psycopg2://"),
                  str(folder / "db-to-sqlite.db"), "--all"]
             )
@@ -177,15 +182,18 @@ def main() -> None:
         server.stop()
 
     print()
-    print(f"{'':<34} {'wall':>8} {'peak RSS':>10} {'file':>9}")
-    print(f"{'migrate_from_postgres (verified)':<34} {ours_wall:>7.1f}s {ours_rss:>8.0f}MB "
-          f"{ours_size:>7.0f}MB")
-    print(f"{'db-to-sqlite --all':<34} {theirs_wall:>7.1f}s {theirs_rss:>8.0f}MB "
-          f"{theirs_size:>7.0f}MB")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores")
+    print(f"{'':<34} {'wall':>8} {'CPU':>8} {'peak RSS':>10} {'file':>9}")
+    print(f"{'migrate_from_postgres (verified)':<34} {ours_wall:>7.1f}s {ours_cpu:>7.1f}s "
+          f"{ours_rss:>8.0f}MB {ours_size:>7.0f}MB")
+    print(f"{'db-to-sqlite --all':<34} {theirs_wall:>7.1f}s {theirs_cpu:>7.1f}s "
+          f"{theirs_rss:>8.0f}MB {theirs_size:>7.0f}MB")
     ratio = ours_wall / theirs_wall
     print()
     print(f"wall time ratio: {ratio:.2f}x db-to-sqlite's (goal <= 0.30x): "
           f"{'met' if ratio <= 0.3 else 'NOT met'}")
+    print(f"CPU time ratio: {ours_cpu / theirs_cpu:.2f}x (this process and its children only)")
     print(f"peak memory: {ours_rss:.0f} MB (goal < 200 MB): "
           f"{'met' if ours_rss < 200 else 'NOT met'}")
 

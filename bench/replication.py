@@ -1,14 +1,16 @@
-"""What the replication layer costs: run `python bench/replication.py` (prints figures only).
+"""What the replication layer costs: `.venv/bin/python bench/replication.py` prints figures.
 
-1. Requests per second for a simple page (/healthcheck: one query on each database) on an
+1. A simple page (/healthcheck: one query on each database; `--page` for another) on an
    emulated LiteFS primary, through the full middleware stack vs. the same stack without
    ReplicationMiddleware. Goal: the middleware costs under 5%.
-2. The latency a replica adds to a GET whose `__txid` cookie it has already reached (one extra
-   read of `-pos`), vs. the same GET without the cookie.
+2. What a replica adds to a GET whose `__txid` cookie it has already reached (one extra read of
+   `-pos`), vs. the same GET without the cookie.
 
-Both servers are real gunicorn processes (the project's gunicorn.conf.py, 2 workers x 4 threads)
-started from the emulated cluster's files, measured with wrk on 127.0.0.1. Runs alternate
-between the variants and the median is reported, since the machine is shared and noisy.
+Each is measured twice: in process (Django's WSGI handler called in a loop: CPU per request, the
+steadiest figure on a shared machine) and over HTTP with wrk against real gunicorn processes
+(the project's gunicorn.conf.py, 2 workers x 4 threads) started from the emulated cluster's
+files. Runs alternate between the variants; median and best are printed, since a shared machine
+is noisy.
 """
 
 import argparse
@@ -101,6 +103,11 @@ def in_process(node, *, rounds: int, number: int = 3000) -> tuple[float, float]:
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
 
+    from litesite import litefs
+
+    # The once-a-second GET /info is left to the wrk figures: here its server shares this
+    # process's GIL with the timing loop and could miss its 0.25 s timeout.
+    litefs.INFO_CACHE_SECONDS = 3600
     full = WSGIHandler()
     stack = list(settings.MIDDLEWARE)
     settings.MIDDLEWARE = [m for m in stack if m != REPLICATION]
@@ -191,12 +198,14 @@ def main() -> None:
                 for variant in ("without", "with"):
                     url = f"http://127.0.0.1:{ports[variant]}{PAGE}"
                     rps[variant].append(wrk(url, seconds=args.seconds, connections=16)[0])
-            without, with_ = statistics.median(rps["without"]), statistics.median(rps["with"])
-            print(
-                f"  primary without ReplicationMiddleware: {without:8.0f} req/s  {rps['without']}"
-            )
-            print(f"  primary with ReplicationMiddleware:    {with_:8.0f} req/s  {rps['with']}")
-            print(f"  cost of the middleware: {(1 - with_ / without) * 100:+.1f}% (goal: < 5%)")
+            for label, pick in (("median", statistics.median), ("best", max)):
+                without, with_ = pick(rps["without"]), pick(rps["with"])
+                print(
+                    f"  {label:6}: without ReplicationMiddleware {without:6.0f} req/s, with "
+                    f"{with_:6.0f} req/s: cost {(1 - with_ / without) * 100:+.1f}% (goal: < 5%)"
+                )
+            print(f"  runs without: {[round(r) for r in rps['without']]}")
+            print(f"  runs with:    {[round(r) for r in rps['with']]}")
 
             with_us, without_us, full, environ = in_process(primary, rounds=args.rounds)
             print(f"In process (Django's WSGI handler, {PAGE}, best of interleaved runs):")

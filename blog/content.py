@@ -91,6 +91,13 @@ class Post:
             words=self.words, words_per_minute=settings.BLOG_WORDS_PER_MINUTE
         )
 
+    @property
+    def report_after_ms(self) -> int:
+        """The page reports a read after this long with the tab visible: a share
+        (BLOG_READ_THRESHOLD) of the estimated reading time, unrounded."""
+        minutes = self.words / settings.BLOG_WORDS_PER_MINUTE
+        return round(minutes * 60_000 * settings.BLOG_READ_THRESHOLD)
+
     def as_json(self, *, site_url: str) -> dict[str, Any]:
         return {
             "slug": self.slug,
@@ -102,10 +109,6 @@ class Post:
             "keywords": list(self.keywords),
             "reading_minutes": self.reading_minutes,
         }
-
-
-def blog_dir() -> Path:
-    return Path(settings.CONTENT_DIR) / "blog"
 
 
 def is_valid_slug(slug: str) -> bool:

@@ -14,6 +14,7 @@ get a normal render. If base.html starts to show other per-request details to an
 visitors, they belong in `anonymous_page_key`.
 """
 
+import json
 import secrets
 import threading
 from collections import OrderedDict
@@ -25,6 +26,8 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
+
+from blog.compiler import COMPILER_VERSION
 
 MAX_FRAGMENTS = 1024
 MAX_PAGES = 256
@@ -60,6 +63,20 @@ class RenderMemo:
 
 fragments = RenderMemo(MAX_FRAGMENTS)
 pages = RenderMemo(MAX_PAGES)
+
+
+def post_page_key(*, post, standings, has_read, recommended, required_ms) -> tuple:
+    """Everything the main column of a post page is rendered from."""
+    return (
+        post.slug,
+        post.file_hash,
+        COMPILER_VERSION,
+        json.dumps(standings, sort_keys=True),
+        has_read,
+        tuple((other.slug, other.file_hash) for other in recommended),
+        required_ms,
+        settings.BLOG_WORDS_PER_MINUTE,
+    )
 
 
 def anonymous_page_key(request, template_name: str, key: tuple) -> tuple:

@@ -1,4 +1,4 @@
-"""Full-text search over listed posts with SQLite FTS5, in the cache database.
+"""Full-text search over the posts (never unlisted ones) with SQLite FTS5, in the cache database.
 
 The index is disposable (each machine has its own cache database), so its tables are created here
 on demand rather than by a migration. It is stamped with a hash of every post's slug and file
@@ -40,7 +40,20 @@ def corpus_hash(posts: list[Post]) -> str:
 # Common English endings, trimmed from the reader's words so that a prefix query finds the other
 # forms too ("replicating" -> "replicat*" finds "replication"). A stemming tokenizer would not
 # do: FTS5 does not stem prefix queries, so "replicat*" would find nothing in a stemmed index.
-ENDINGS = (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""))
+ENDINGS = (
+    ("ations", "at"),
+    ("ation", "at"),
+    ("ings", ""),
+    ("ing", ""),
+    ("ies", "y"),
+    ("ions", ""),
+    ("ion", ""),
+    ("ers", ""),
+    ("er", ""),
+    ("ed", ""),
+    ("es", ""),
+    ("s", ""),
+)
 MIN_STEM = 4
 
 

@@ -2,18 +2,16 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from blog import compiler, content, leaderboard, recommendations, search
-from blog.fragments import render_page
+from blog import compiler, content, leaderboard, listing, recommendations
+from blog.fragments import post_page_key, render_page
 from blog.reads import reader_from_request, record_read
-from blog.templatetags.blog_fragments import post_page_key
 
 HOME_POSTS = 5
-READ_FILTERS = {"read", "unread"}
 
 
-@require_GET
+@require_safe
 def home(request):
     read_slugs = reader_from_request(request).read_slugs()
     latest = content.catalog().visible(request)[:HOME_POSTS]
@@ -27,56 +25,35 @@ def home(request):
     )
 
 
-@require_GET
+@require_safe
 def post_index(request):
     reader = reader_from_request(request)
+    read_slugs = reader.read_slugs()
     catalog = content.catalog()
     posts = catalog.visible(request)
-    categories = sorted({category for post in posts for category in post.categories}, key=str.lower)
-
-    category = request.GET.get("category", "").strip()
-    if category:
-        posts = [post for post in posts if category.lower() in map(str.lower, post.categories)]
-
-    query = request.GET.get("q", "").strip()[:200]
-    snippets = {}
-    if query:
-        results = search.search(query, visible=posts, catalog=catalog)
-        posts = [post for post, _ in results]
-        snippets = {post.slug: snippet for post, snippet in results}
-
-    read_slugs = reader.read_slugs()
-    read_filter = request.GET.get("read", "")
-    if read_filter not in READ_FILTERS:
-        read_filter = ""
-    if read_filter == "read":
-        posts = [post for post in posts if post.slug in read_slugs]
-    elif read_filter == "unread":
-        posts = [post for post in posts if post.slug not in read_slugs]
-
-    page = Paginator(posts, settings.BLOG_POSTS_PER_PAGE).get_page(request.GET.get("page"))
-    filters = request.GET.copy()
-    filters.pop("page", None)
+    filters = listing.Filters.from_query(request.GET)
+    found = listing.apply(filters, posts=posts, catalog=catalog, read_slugs=read_slugs)
+    page = Paginator(found, settings.BLOG_POSTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "blog/post_index.html",
         {
             "page": page,
             "entries": [
-                (post, post.slug in read_slugs, snippets.get(post.slug, ""))
-                for post in page.object_list
+                (entry.post, entry.post.slug in read_slugs, entry.snippet)
+                for entry in page.object_list
             ],
-            "categories": categories,
-            "category": category,
-            "query": query,
-            "read_filter": read_filter,
+            "categories": listing.categories(posts),
+            "category": filters.category,
+            "query": filters.query,
+            "read_filter": filters.read,
             "reader_known": reader.known,
             "filters": filters.urlencode(),
         },
     )
 
 
-@require_GET
+@require_safe
 def post_detail(request, slug):
     catalog = content.catalog()
     post = catalog.get_visible_or_404(request, slug)
@@ -89,10 +66,7 @@ def post_detail(request, slug):
         "recommended": recommendations.recommend(
             post=post, candidates=catalog.listed, exclude_slugs=read_slugs
         ),
-        # The script reports a read after this share of the estimated time with the tab visible.
-        "required_ms": round(
-            post.words / settings.BLOG_WORDS_PER_MINUTE * 60_000 * settings.BLOG_READ_THRESHOLD
-        ),
+        "required_ms": post.report_after_ms,
     }
     try:
         context["compiled"] = content.compiled(post)
@@ -124,7 +98,7 @@ def mark_read(request, slug):
     return JsonResponse({"recorded": recorded}, status=201 if recorded else 200)
 
 
-@require_GET
+@require_safe
 def post_asset(request, slug, filename):
     """An image stored beside a post's index.md. Nothing else in the folder, nor outside it."""
     post = content.catalog().get_visible_or_404(request, slug)
@@ -140,7 +114,7 @@ def post_asset(request, slug, filename):
     return response
 
 
-@require_GET
+@require_safe
 def posts_json(request):
     posts = [post.as_json(site_url=settings.SITE_URL) for post in content.listed_posts()]
     return JsonResponse(

@@ -213,6 +213,9 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 # EMAIL_BACKEND, EMAIL_HOST, ... from one URL: consolemail://, filemail:///path, smtp+tls://...
 globals().update(environ.Env.email_url_config(EMAIL_URL))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Publishing an episode emails the caller inside its transaction: a mail server that hangs must
+# not hold SQLite's write lock for long.
+EMAIL_TIMEOUT = 10
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -7,8 +7,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from blog.compiler import COMPILER_VERSION
-from blog.fragments import fragments
+from blog.fragments import fragments, post_page_key
 
 register = template.Library()
 
@@ -18,20 +17,6 @@ def _render(template_name: str, context: dict, *, key: tuple) -> SafeString:
         (template_name, *key), lambda: render_to_string(template_name, context)
     )
     return mark_safe(html)
-
-
-def post_page_key(*, post, standings, has_read, recommended, required_ms) -> tuple:
-    """Everything the main column of a post page is rendered from."""
-    return (
-        post.slug,
-        post.file_hash,
-        COMPILER_VERSION,
-        json.dumps(standings, sort_keys=True),
-        has_read,
-        tuple((other.slug, other.file_hash) for other in recommended),
-        required_ms,
-        settings.BLOG_WORDS_PER_MINUTE,
-    )
 
 
 @register.simple_tag

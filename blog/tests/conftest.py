@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from accounts.models import Role, Team, User
+from blog.fragments import fragments, pages
 from blog.models import PostRead
 
 BOTH_DATABASES = ["default", "cache"]
@@ -33,6 +34,16 @@ class ContentFolder:
         front = yaml.safe_dump(meta, sort_keys=False)
         path.write_text(f"---\n{front}---\n\n{textwrap.dedent(body).strip()}\n", "utf-8")
         return path
+
+
+@pytest.fixture(autouse=True)
+def forget_rendered_html():
+    """Each test starts without remembered pages or fragments (they are per-process memos)."""
+    fragments.clear()
+    pages.clear()
+    yield
+    fragments.clear()
+    pages.clear()
 
 
 @pytest.fixture

@@ -203,3 +203,8 @@ def test_a_post_page_makes_a_bounded_number_of_queries(
     client.get("/blog/main-post/")  # fills the caches
     with django_assert_max_num_queries(4):  # session, user, their read slugs, latest read
         assert client.get("/blog/main-post/").status_code == 200
+
+
+def test_head_requests_are_answered_like_get(client, posts):
+    response = client.head("/blog/main-post/")
+    assert response.status_code == 200 and response.content == b""

@@ -13,12 +13,13 @@ scratch file, which the verification would then reject. The live database is nev
 
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -173,9 +174,10 @@ class BuildFile:
         conn = self.conn
         with (
             source.stream(table, after_id=last_id, skipped_ids=skipped_ids) as stream,
+            _prefetched(stream, chunk=1 if table is CALLS else 2_000) as prefetched,
             progress.table(table.label, total=expected, done=rows_done) as counter,
         ):
-            rows = self._derive(table, stream)
+            rows = self._derive(table, prefetched)
             if extras:
                 rows = (row + extras() for row in rows)
             weigh = _audio_bytes if table is CALLS else None
@@ -318,6 +320,66 @@ def _columns_with_defaults(table: LegacyTable):
         return tuple(field.get_db_prep_save(field.get_default(), connection) for field in others)
 
     return columns + [f.column for f in others], extras
+
+
+@contextmanager
+def _prefetched(rows: Iterator[tuple], *, chunk: int, depth: int = 8):
+    """Read the COPY stream in a second thread, `depth` chunks ahead of the inserts.
+
+    Parsing Postgres's rows and inserting into SQLite then overlap: psycopg and sqlite3 both
+    release the GIL while they wait on the server or step the statement. The thread is always
+    joined before the COPY is closed, so the connection is never used by two threads at once.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            batch = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= chunk:
+                    if not _offer(handoff, batch, stop):
+                        return
+                    batch = []
+            _offer(handoff, batch, stop)
+            _offer(handoff, _END, stop)
+        except BaseException as error:  # re-raised in the consuming thread
+            _offer(handoff, error, stop)
+
+    def consume() -> Iterator[tuple]:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+
+    producer = threading.Thread(target=produce, name="copy-reader", daemon=True)
+    producer.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while producer.is_alive():
+            with suppress(queue.Empty):
+                handoff.get(timeout=0.05)
+        producer.join()
+
+
+_END = object()
+
+
+def _offer(handoff: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put unless the consumer has gone; False when it has."""
+    while not stop.is_set():
+        try:
+            handoff.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _audio_bytes(row: tuple) -> int:

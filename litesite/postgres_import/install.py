@@ -21,7 +21,9 @@ from django.apps import apps
 from django.db import connections
 
 from . import ImportRefused
-from .build import SIDE_FILES, remove_database_file
+from .build import META, PROGRESS, SIDE_FILES, remove_database_file
+
+BOOKKEEPING_TABLES = (META, PROGRESS)
 
 SITE_APPS = ("accounts", "blog", "calls")
 
@@ -76,12 +78,16 @@ def refuse_site_data(path: Path, counts: dict[str, int]) -> None:
         )
 
 
-def replace_by_rename(*, build: Path, target: Path, replace: bool) -> None:
+def prepare_rename(*, target: Path, replace: bool) -> None:
+    """Everything that may refuse the rename, checked before the new file is finalized."""
     connections.close_all()
     if target.exists():
         _checkpoint_and_release(target)
         if not replace:
             refuse_site_data(target, site_data(target))
+
+
+def replace_by_rename(*, build: Path, target: Path) -> None:
     for suffix in SIDE_FILES:
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     os.replace(build, target)
@@ -99,8 +105,8 @@ def _checkpoint_and_release(target: Path) -> None:
     if Path(f"{target}-wal").exists():
         raise ImportRefused(
             f"Another process has {target} open (its -wal file survives a checkpoint). "
-            "Stop the web server (and any shell on that database), then run the command again; "
-            "the verified copy is kept and will be swapped in without being rebuilt."
+            "Stop the web server (and any shell on that database), then run the command again: "
+            "it keeps the verified copy, checks it once more and swaps it in."
         )
 
 
@@ -153,12 +159,14 @@ def copy_into_live(*, build: Path, target: Path, replace: bool) -> None:
 
 
 def _tables(conn: sqlite3.Connection, schema: str) -> list[str]:
+    """The tables to copy: not SQLite's own, not the build's bookkeeping."""
     return [
         name
         for (name,) in conn.execute(
             f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' "
             "AND name NOT LIKE 'sqlite_%' ORDER BY name"
         )
+        if name not in BOOKKEEPING_TABLES
     ]
 
 

@@ -400,3 +400,31 @@ def test_under_litefs_a_replica_refuses_to_run(legacy, tmp_path, litefs_primary_
     assert result.returncode == 1
     assert "not the LiteFS primary" in result.stderr
     assert rows(mount / "site.sqlite3", "SELECT count(*) FROM accounts_user")[0][0] == 0
+
+
+def test_a_swap_is_refused_while_another_process_has_the_database_open_and_a_rerun_finishes_it(
+    legacy, tmp_path
+):
+    url, pg = legacy
+    user = insert_user(pg)
+    db = tmp_path / "site.sqlite3"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=PROJECT_DIR, env=command_env(tmp_path), check=True,
+    )
+    server = sqlite3.connect(db)  # a web server's connection, say
+    server.execute("SELECT count(*) FROM accounts_user").fetchone()
+
+    refused = run_migrate_from_postgres(tmp_path, "--source", url)
+
+    assert refused.returncode == 1
+    assert f"Another process has {db} open" in refused.stderr
+    assert server.execute("SELECT count(*) FROM accounts_user").fetchone() == (0,)
+    server.close()
+
+    rerun = run_migrate_from_postgres(tmp_path, "--source", url)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert "is complete; verifying it again" in rerun.stdout
+    assert "rows copied" not in rerun.stdout
+    assert [r["id"] for r in rows(db, "SELECT id FROM accounts_user")] == [user["id"]]

@@ -21,6 +21,7 @@ from litesite.postgres_import.build import BuildFile, fingerprint
 from litesite.postgres_import.install import (
     copy_into_live,
     describe_site_data,
+    prepare_rename,
     refuse_site_data,
     replace_by_rename,
     site_data,
@@ -185,12 +186,16 @@ class Command(BaseCommand):
                 "The copy was removed, so the next run starts afresh. If the old site is still "
                 "taking writes, stop it first."
             )
-        build.finalize()
+        # A refused swap keeps the verified copy with its bookkeeping: a rerun swaps it in
+        # after verifying it again, without copying anything.
         if self.under_litefs:
+            build.close()
             copy_into_live(build=build.path, target=self.target, replace=replace)
             how = "copied into the live LiteFS database in one transaction"
         else:
-            replace_by_rename(build=build.path, target=self.target, replace=replace)
+            prepare_rename(target=self.target, replace=replace)
+            build.finalize()
+            replace_by_rename(build=build.path, target=self.target)
             how = "swapped into place"
         for note in notes:
             self.stdout.write(self.style.WARNING(f"Note: {note}"))

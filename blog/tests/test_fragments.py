@@ -1,0 +1,82 @@
+import re
+
+import pytest
+from django.contrib.messages import constants, get_messages
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.test import RequestFactory
+
+from blog import fragments
+from blog.tests.conftest import BOTH_DATABASES
+
+pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+
+TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+
+
+@pytest.fixture
+def post(posts_dir):
+    posts_dir.write("memo", title="Remembered", body="## One\n\nText.")
+    return "/blog/memo/"
+
+
+def without_token(html: str) -> str:
+    return TOKEN.sub("", html)
+
+
+def test_anonymous_visitors_share_one_rendering_but_get_their_own_csrf_token(client, post):
+    first = client.get(post).content.decode()
+    client.cookies.clear()
+    second = client.get(post).content.decode()
+    assert len(fragments.pages._entries) == 1
+    assert TOKEN.search(first).group(1) != TOKEN.search(second).group(1)
+    assert fragments.CSRF_HOLE not in second
+    assert without_token(first) == without_token(second)
+
+
+def test_a_remembered_page_is_the_page_a_fresh_render_gives(client, post, settings):
+    client.get(post)
+    remembered = client.get(post).content.decode()
+    settings.DEBUG = True  # nothing is remembered in development
+    fresh = client.get(post).content.decode()
+    assert without_token(remembered) == without_token(fresh)
+
+
+def test_the_address_is_part_of_the_key(client, post):
+    client.get(post)
+    client.get(post + "?utm_source=feed")
+    assert len(fragments.pages._entries) == 2
+
+
+def test_signed_in_readers_get_their_own_page(client, post, make_user):
+    client.get(post)
+    user = make_user(email="named@example.com")
+    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    html = client.get(post).content.decode()
+    assert user.first_name in html
+    assert len(fragments.pages._entries) == 1
+
+
+def test_a_pending_flash_message_is_never_remembered(post, rf: RequestFactory):
+    from django.contrib.auth.models import AnonymousUser
+
+    from blog.views import post_detail
+
+    request = rf.get(post)
+    request.user = AnonymousUser()
+    request._messages = CookieStorage(request)
+    request._messages.add(constants.INFO, "Signed out.")
+    response = post_detail(request, "memo")
+    assert response.status_code == 200
+    assert "Signed out." in response.content.decode()
+    assert len(get_messages(request)) == 1
+    assert not fragments.pages._entries
+
+
+def test_the_memo_forgets_the_least_recently_used_entries():
+    memo = fragments.RenderMemo(max_entries=2)
+    memo.get_or_render(("a",), lambda: "A")
+    memo.get_or_render(("b",), lambda: "B")
+    memo.get_or_render(("a",), lambda: "never")
+    memo.get_or_render(("c",), lambda: "C")
+    assert memo.get_or_render(("a",), lambda: "again") == "A"
+    assert memo.get_or_render(("b",), lambda: "B2") == "B2"
