@@ -7,7 +7,7 @@ gunicorn processes against emulated LiteFS mounts (litesite/cluster).
 import pytest
 
 from litesite import litefs
-from litesite.tests.cluster_accounts import first_name, session_expiry, sign_in
+from litesite.tests.cluster_accounts import first_name, query, session_expiry, sign_in
 
 pytestmark = pytest.mark.cluster
 
@@ -86,6 +86,20 @@ def test_a_get_that_extends_a_session_on_a_replica_is_replayed_to_the_primary(cl
     assert session_expiry(cluster.primary, key) > before
     assert session_expiry(syd, key) == before
     assert litefs.TXID_COOKIE in client.cookies  # the GET wrote on the primary
+
+
+def test_a_get_with_an_expired_session_on_a_replica_is_replayed_to_delete_it_on_the_primary(
+    cluster, syd
+):
+    key = sign_in(cluster, email="expired@example.com", days=-1)
+    cluster.replicate()
+    client = cluster.client("syd")
+    client.cookies[SESSION_COOKIE] = key
+    response = client.get("/me")
+    assert response.route == ["syd-1", "lhr-1"]
+    assert response.status == 302  # signed out: off to the sign-in page
+    assert not query(cluster.primary, "SELECT 1 FROM accounts_session WHERE session_key = ?", key)
+    assert query(syd, "SELECT 1 FROM accounts_session WHERE session_key = ?", key)
 
 
 def test_a_replica_behind_the_readers_last_write_waits_for_replication_that_arrives_in_time(
