@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 
 from accounts.sessions import extend_session
+from litesite import litefs
+from litesite.middleware import replay_to_primary
 
 # Browsers cap cookie lifetimes at 400 days (RFC 6265bis), so asking for more buys nothing.
 CLIENT_ID_MAX_AGE = 400 * 24 * 60 * 60
@@ -22,8 +24,14 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_request(self, request):
         super().process_request(request)
         session = request.session
-        if session.session_key and session.needs_extension():
-            extend_session(session=session)
+        try:
+            # Loading deletes an expired session; both that and the extension write.
+            if session.session_key and session.needs_extension():
+                extend_session(session=session)
+        except litefs.ReplayToPrimary as replay:
+            # Answered here: raised out of a middleware it would first be logged as a 500.
+            return replay_to_primary(request, reason=replay.reason)
+        return None
 
     def process_response(self, request, response):
         response = super().process_response(request, response)

@@ -2,8 +2,8 @@
 
 It is Django's own connection for the `cache` alias (per thread, persistent because CONN_MAX_AGE is
 None), unwrapped: Django opens it lazily with the project's PRAGMAs, test runs point it at the test
-file, and a test's transaction covers our writes too. Keeping a reference per thread skips Django's
-connection lookup on the hot path; Python's sqlite3 keeps each SQL string prepared per connection.
+file, and a test's transaction covers our writes too. Python's sqlite3 keeps each SQL string
+prepared per connection, so a hit is one lookup and one prepared SELECT.
 
 Nothing here runs at import time, because gunicorn may fork after importing. A child process
 forgets connections inherited from its parent (SQLite handles must not cross a fork) and opens its
@@ -12,13 +12,11 @@ own on first use.
 
 import os
 import sqlite3
-import threading
 
 from django.db import connections
 
 ALIAS = "cache"
 
-_local = threading.local()
 _fork_generation = 0
 # Handles inherited across a fork are kept referenced, never used or closed: closing one in the
 # child could disturb the parent's WAL state.
@@ -34,29 +32,21 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def raw_connection() -> sqlite3.Connection:
-    """This thread's sqlite3 connection to the cache file, opened on first use."""
-    wrapper = getattr(_local, "wrapper", None)
-    if wrapper is None or _local.generation != _fork_generation:
-        wrapper = _adopt_wrapper()
+    """This thread's sqlite3 connection to the cache file, opened on first use.
+
+    The wrapper is looked up in Django's handler on every call rather than remembered per
+    thread: when an event loop runs in the thread (Playwright's sync API, an ASGI server),
+    Django keeps connections per context, and a remembered wrapper would be another
+    context's connection, outside that context's transactions.
+    """
+    wrapper = connections[ALIAS]
+    if getattr(wrapper, "_cachedb_generation", _fork_generation) != _fork_generation:
+        if wrapper.connection is not None:
+            _inherited.append(wrapper.connection)
+            wrapper.connection = None
+    wrapper._cachedb_generation = _fork_generation
     connection = wrapper.connection
     if connection is None:
         wrapper.ensure_connection()
         connection = wrapper.connection
     return connection
-
-
-def _adopt_wrapper():
-    wrapper = connections[ALIAS]
-    pid = os.getpid()
-    if wrapper.connection is not None and getattr(wrapper, "_cachedb_pid", pid) != pid:
-        _inherited.append(wrapper.connection)
-        wrapper.connection = None
-    wrapper._cachedb_pid = pid
-    _local.wrapper = wrapper
-    _local.generation = _fork_generation
-    return wrapper
-
-
-def forget_thread_connection() -> None:
-    """Drop this thread's remembered wrapper (used when a thread borrows another's connection)."""
-    _local.__dict__.clear()
