@@ -53,8 +53,13 @@ def db_to_sqlite() -> Path:
         print("Installing db-to-sqlite (SQLAlchemy + psycopg2-binary) into", TOOLS_VENV)
         subprocess.run([sys.executable, "-m", "venv", str(TOOLS_VENV)], check=True)
         subprocess.run(
-            [str(TOOLS_VENV / "bin" / "pip"), "install", "--quiet", "db-to-sqlite>=1.5,<2",
-             "psycopg2-binary>=2.9,<3"],
+            [
+                str(TOOLS_VENV / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "db-to-sqlite>=1.5,<2",
+                "psycopg2-binary>=2.9,<3",
+            ],
             check=True,
         )
     return executable
@@ -64,8 +69,21 @@ def recording(folder: Path) -> bytes:
     """A real WAV of about 1.1 MB: its data URL is about 1.5 MB of base64."""
     path = folder / "call.wav"
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=330:duration=25",
-         "-ac", "1", "-ar", "22050", str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:duration=25",
+            "-ac",
+            "1",
+            "-ar",
+            "22050",
+            str(path),
+        ],
         check=True,
     )
     return path.read_bytes()
@@ -163,7 +181,8 @@ def main() -> None:
             )
             ours_wall, ours_rss, ours_cpu, ours_output = timed(
                 [sys.executable, "manage.py", "migrate_from_postgres", "--source", url],
-                env=env, cwd=PROJECT_DIR,
+                env=env,
+                cwd=PROJECT_DIR,
             )
             print(ours_output)
             ours_size = (folder / "site.sqlite3").stat().st_size / 1e6
@@ -174,8 +193,12 @@ def main() -> None:
                 )
                 return
             theirs_wall, theirs_rss, theirs_cpu, _ = timed(
-                [str(tool), url.replace("postgresql://", "postgresql+psycopg2://"),
-                 str(folder / "db-to-sqlite.db"), "--all"]
+                [
+                    str(tool),
+                    url.replace("postgresql://", "postgresql+psycopg2://"),
+                    str(folder / "db-to-sqlite.db"),
+                    "--all",
+                ]
             )
             theirs_size = (folder / "db-to-sqlite.db").stat().st_size / 1e6
     finally:
@@ -185,17 +208,24 @@ def main() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores")
     print(f"{'':<34} {'wall':>8} {'CPU':>8} {'peak RSS':>10} {'file':>9}")
-    print(f"{'migrate_from_postgres (verified)':<34} {ours_wall:>7.1f}s {ours_cpu:>7.1f}s "
-          f"{ours_rss:>8.0f}MB {ours_size:>7.0f}MB")
-    print(f"{'db-to-sqlite --all':<34} {theirs_wall:>7.1f}s {theirs_cpu:>7.1f}s "
-          f"{theirs_rss:>8.0f}MB {theirs_size:>7.0f}MB")
+    print(
+        f"{'migrate_from_postgres (verified)':<34} {ours_wall:>7.1f}s {ours_cpu:>7.1f}s "
+        f"{ours_rss:>8.0f}MB {ours_size:>7.0f}MB"
+    )
+    print(
+        f"{'db-to-sqlite --all':<34} {theirs_wall:>7.1f}s {theirs_cpu:>7.1f}s "
+        f"{theirs_rss:>8.0f}MB {theirs_size:>7.0f}MB"
+    )
     ratio = ours_wall / theirs_wall
     print()
-    print(f"wall time ratio: {ratio:.2f}x db-to-sqlite's (goal <= 0.30x): "
-          f"{'met' if ratio <= 0.3 else 'NOT met'}")
+    print(
+        f"wall time ratio: {ratio:.2f}x db-to-sqlite's (goal <= 0.30x): "
+        f"{'met' if ratio <= 0.3 else 'NOT met'}"
+    )
     print(f"CPU time ratio: {ours_cpu / theirs_cpu:.2f}x (this process and its children only)")
-    print(f"peak memory: {ours_rss:.0f} MB (goal < 200 MB): "
-          f"{'met' if ours_rss < 200 else 'NOT met'}")
+    print(
+        f"peak memory: {ours_rss:.0f} MB (goal < 200 MB): {'met' if ours_rss < 200 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -40,10 +40,10 @@ def raw_connection() -> sqlite3.Connection:
     context's connection, outside that context's transactions.
     """
     wrapper = connections[ALIAS]
-    if getattr(wrapper, "_cachedb_generation", _fork_generation) != _fork_generation:
-        if wrapper.connection is not None:
-            _inherited.append(wrapper.connection)
-            wrapper.connection = None
+    inherited = getattr(wrapper, "_cachedb_generation", _fork_generation) != _fork_generation
+    if inherited and wrapper.connection is not None:
+        _inherited.append(wrapper.connection)
+        wrapper.connection = None
     wrapper._cachedb_generation = _fork_generation
     connection = wrapper.connection
     if connection is None:

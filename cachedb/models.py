@@ -36,7 +36,22 @@ class ExpiringQuerySet(models.QuerySet):
         return deleted
 
 
-class CacheEntry(models.Model):
+class ExpiringEntry(models.Model):
+    """What both value tables share: Unix-time stamps, shown to people as datetimes."""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def created(self) -> datetime:
+        return _as_datetime(self.created_at)
+
+    @property
+    def expires(self) -> datetime | None:
+        return _as_datetime(self.expires_at)
+
+
+class CacheEntry(ExpiringEntry):
     """One `cachified()` value and the metadata that decides whether it is fresh, stale or gone."""
 
     key = models.CharField(primary_key=True, max_length=500)
@@ -71,14 +86,6 @@ class CacheEntry(models.Model):
     def __str__(self) -> str:
         return self.key
 
-    @property
-    def created(self) -> datetime:
-        return _as_datetime(self.created_at)
-
-    @property
-    def expires(self) -> datetime | None:
-        return _as_datetime(self.expires_at)
-
     def state(self, now: float) -> str:
         """ "fresh", "stale" (may be served while it refreshes) or "expired"."""
         if self.ttl is None or now < self.created_at + self.ttl:
@@ -88,7 +95,7 @@ class CacheEntry(models.Model):
         return "expired"
 
 
-class BackendEntry(models.Model):
+class BackendEntry(ExpiringEntry):
     """One value stored through Django's cache API; `key` already carries prefix and version."""
 
     key = models.CharField(primary_key=True, max_length=500)
@@ -109,14 +116,6 @@ class BackendEntry(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-    @property
-    def created(self) -> datetime:
-        return _as_datetime(self.created_at)
-
-    @property
-    def expires(self) -> datetime | None:
-        return _as_datetime(self.expires_at)
 
 
 class CacheLease(models.Model):

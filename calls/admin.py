@@ -23,12 +23,25 @@ class CallAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["created_at"]
     fields = [
-        "title", "description", "keywords", "user", "created_at", "recording",
-        "audio_mime_type", "duration_seconds", "response_recording", "staff_page",
+        "title",
+        "description",
+        "keywords",
+        "user",
+        "created_at",
+        "recording",
+        "audio_mime_type",
+        "duration_seconds",
+        "response_recording",
+        "staff_page",
     ]
     readonly_fields = [
-        "user", "created_at", "recording", "audio_mime_type", "duration_seconds",
-        "response_recording", "staff_page",
+        "user",
+        "created_at",
+        "recording",
+        "audio_mime_type",
+        "duration_seconds",
+        "response_recording",
+        "staff_page",
     ]
     actions = ["publish"]
 
@@ -80,11 +93,24 @@ class EpisodeAdmin(admin.ModelAdmin):
     search_fields = ["title", "description", "keywords", "caller_name"]
     date_hierarchy = "published_at"
     fields = [
-        "number", "title", "description", "keywords", "caller_name", "published_at", "recording",
-        "audio_mime_type", "duration_seconds", "size_bytes",
+        "number",
+        "title",
+        "description",
+        "keywords",
+        "caller_name",
+        "published_at",
+        "recording",
+        "audio_mime_type",
+        "duration_seconds",
+        "size_bytes",
     ]
     readonly_fields = [
-        "number", "published_at", "recording", "audio_mime_type", "duration_seconds", "size_bytes",
+        "number",
+        "published_at",
+        "recording",
+        "audio_mime_type",
+        "duration_seconds",
+        "size_bytes",
     ]
 
     def get_queryset(self, request):

@@ -109,8 +109,16 @@ def probe(data: bytes) -> ProbedAudio:
 
 def _probe_file(path: Path) -> ProbedAudio:
     result = _run(
-        [settings.FFPROBE_BINARY, "-v", "error", "-print_format", "json",
-         "-show_format", "-show_streams", str(path)],
+        [
+            settings.FFPROBE_BINARY,
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ],
         timeout=PROBE_TIMEOUT_SECONDS,
         what="ffprobe",
     )
@@ -122,7 +130,8 @@ def _probe_file(path: Path) -> ProbedAudio:
     audio_streams = [s for s in streams if s.get("codec_type") == "audio"]
     # Cover art in an MP3 or M4A is a still picture, not a video.
     videos = [
-        s for s in streams
+        s
+        for s in streams
         if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
     ]
     if not audio_streams:
@@ -148,8 +157,18 @@ def _duration(info: dict) -> float:
 def _duration_from_packets(path: Path) -> float:
     """Browsers' MediaRecorder writes WebM without a duration; the last packet's end tells it."""
     result = _run(
-        [settings.FFPROBE_BINARY, "-v", "error", "-select_streams", "a:0",
-         "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", str(path)],
+        [
+            settings.FFPROBE_BINARY,
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "packet=pts_time,duration_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
         timeout=PROBE_TIMEOUT_SECONDS,
         what="ffprobe",
     )
@@ -204,20 +223,33 @@ def assemble_episode(
 def _join(*, call_path: Path, response_path: Path, output: Path) -> None:
     common = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
     trim = "silenceremove=start_periods=1:start_duration=0.05:start_threshold=-50dB"
-    graph = ";".join([
-        f"[0:a]{common}[intro]",
-        f"[1:a]{trim},{common}[call]",
-        f"[2:a]{trim},{common}[response]",
-        f"[3:a]{common}[outro]",
-        "[intro][call][response][outro]concat=n=4:v=0:a=1[out]",
-    ])
+    graph = ";".join(
+        [
+            f"[0:a]{common}[intro]",
+            f"[1:a]{trim},{common}[call]",
+            f"[2:a]{trim},{common}[response]",
+            f"[3:a]{common}[outro]",
+            "[intro][call][response][outro]concat=n=4:v=0:a=1[out]",
+        ]
+    )
     args = [
-        settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-y",
+        settings.FFMPEG_BINARY,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
         *_clip_input(settings.CALLS_INTRO_PATH, DEFAULT_INTRO, setting="CALLS_INTRO_PATH"),
-        "-i", str(call_path),
-        "-i", str(response_path),
+        "-i",
+        str(call_path),
+        "-i",
+        str(response_path),
         *_clip_input(settings.CALLS_OUTRO_PATH, DEFAULT_OUTRO, setting="CALLS_OUTRO_PATH"),
-        "-filter_complex", graph, "-map", "[out]", "-c:a", "pcm_f32le", str(output),
+        "-filter_complex",
+        graph,
+        "-map",
+        "[out]",
+        "-c:a",
+        "pcm_f32le",
+        str(output),
     ]
     result = _run(args, timeout=ASSEMBLY_TIMEOUT_SECONDS, what="ffmpeg (joining the parts)")
     if result.returncode != 0:
@@ -238,8 +270,17 @@ def _measure_loudness(path: Path) -> Loudness | None:
     """The first pass, by ffmpeg's ebur128 meter: the same measurement loudnorm's own first pass
     makes, at a fraction of its cost (loudnorm works at 192 kHz). None for pure silence."""
     args = [
-        settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
-        "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-",
+        settings.FFMPEG_BINARY,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-i",
+        str(path),
+        "-af",
+        "ebur128=peak=true:framelog=verbose",
+        "-f",
+        "null",
+        "-",
     ]
     result = _run(args, timeout=ASSEMBLY_TIMEOUT_SECONDS, what="ffmpeg (measuring loudness)")
     text = result.stderr.decode("utf-8", "replace")
@@ -266,9 +307,13 @@ def _gain_filter(measured: Loudness | None) -> str:
     if measured.true_peak + gain <= TARGET_TRUE_PEAK:
         return f"volume={gain:.2f}dB"
     options = {
-        "I": TARGET_LUFS, "TP": TARGET_TRUE_PEAK, "LRA": TARGET_LRA,
-        "measured_I": measured.integrated, "measured_TP": measured.true_peak,
-        "measured_LRA": measured.loudness_range, "measured_thresh": measured.threshold,
+        "I": TARGET_LUFS,
+        "TP": TARGET_TRUE_PEAK,
+        "LRA": TARGET_LRA,
+        "measured_I": measured.integrated,
+        "measured_TP": measured.true_peak,
+        "measured_LRA": measured.loudness_range,
+        "measured_thresh": measured.threshold,
         "linear": "true",
     }
     return "loudnorm=" + ":".join(f"{key}={value}" for key, value in options.items())
@@ -276,10 +321,26 @@ def _gain_filter(measured: Loudness | None) -> str:
 
 def _normalise_to_mp3(path: Path, *, measured: Loudness | None, output: Path, title: str) -> None:
     args = [
-        settings.FFMPEG_BINARY, "-hide_banner", "-nostdin", "-y", "-i", str(path),
-        "-af", _gain_filter(measured), "-ar", str(SAMPLE_RATE), "-ac", "2",
-        "-c:a", "libmp3lame", "-b:a", "128k",
-        "-metadata", f"title={title}", "-metadata", f"artist={settings.PODCAST_AUTHOR}",
+        settings.FFMPEG_BINARY,
+        "-hide_banner",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(path),
+        "-af",
+        _gain_filter(measured),
+        "-ar",
+        str(SAMPLE_RATE),
+        "-ac",
+        "2",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "128k",
+        "-metadata",
+        f"title={title}",
+        "-metadata",
+        f"artist={settings.PODCAST_AUTHOR}",
         str(output),
     ]
     result = _run(args, timeout=ASSEMBLY_TIMEOUT_SECONDS, what="ffmpeg (normalising, encoding)")

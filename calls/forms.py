@@ -37,7 +37,8 @@ class RecordingField(forms.FileField):
             return None
         if upload.size > settings.CALLS_MAX_BYTES:
             raise forms.ValidationError(
-                self.error_messages["too_large"], code="too_large",
+                self.error_messages["too_large"],
+                code="too_large",
                 params={"limit": filesizeformat(settings.CALLS_MAX_BYTES)},
             )
         content = upload.read()
@@ -54,7 +55,8 @@ class RecordingField(forms.FileField):
             ) from error
         if probed.duration_seconds > settings.CALLS_MAX_SECONDS:
             raise forms.ValidationError(
-                self.error_messages["too_long"], code="too_long",
+                self.error_messages["too_long"],
+                code="too_long",
                 params={
                     "duration": clock(probed.duration_seconds),
                     "limit": clock(settings.CALLS_MAX_SECONDS),
@@ -106,26 +108,33 @@ class RecordingForm(forms.Form):
         if "audio" in self.oversized:
             # The upload was cut off as it streamed in, so "required" would be misleading.
             self.errors.pop("audio", None)
-            self.add_error("audio", forms.ValidationError(
-                field.error_messages["too_large"], code="too_large",
-                params={"limit": filesizeformat(settings.CALLS_MAX_BYTES)},
-            ))
+            self.add_error(
+                "audio",
+                forms.ValidationError(
+                    field.error_messages["too_large"],
+                    code="too_large",
+                    params={"limit": filesizeformat(settings.CALLS_MAX_BYTES)},
+                ),
+            )
         return cleaned
 
 
 class CallForm(RecordingForm):
     title = forms.CharField(
-        min_length=5, max_length=80,
+        min_length=5,
+        max_length=80,
         help_text="5 to 80 characters.",
         widget=forms.TextInput(attrs={"placeholder": "Why is SQLite enough?"}),
     )
     description = forms.CharField(
-        min_length=20, max_length=1000,
+        min_length=20,
+        max_length=1000,
         help_text="20 to 1,000 characters: what you ask, and anything we should know.",
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     keywords = forms.CharField(
-        min_length=2, max_length=100,
+        min_length=2,
+        max_length=100,
         help_text="Comma-separated, 2 to 100 characters, e.g. sqlite, replication.",
     )
     field_order = ["title", "description", "keywords", "audio"]
@@ -160,7 +169,12 @@ class ResponseForm(RecordingForm):
         call.response_audio = recording.data
         call.response_mime_type = recording.mime_type
         call.response_duration_seconds = recording.duration_seconds
-        call.save(update_fields=[
-            "response_audio", "response_mime_type", "response_duration_seconds", "updated_at",
-        ])
+        call.save(
+            update_fields=[
+                "response_audio",
+                "response_mime_type",
+                "response_duration_seconds",
+                "updated_at",
+            ]
+        )
         return call

@@ -35,6 +35,8 @@ EMAIL_URL = env.str("EMAIL_URL", default="consolemail://")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="litesite <hello@localhost>")
 CONTENT_DIR = Path(env.str("CONTENT_DIR", default=str(BASE_DIR / "content")))
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Hosts besides SITE_URL's, e.g. the app's fly.dev name while DNS still points elsewhere.
+EXTRA_ALLOWED_HOSTS = env.list("EXTRA_ALLOWED_HOSTS", default=[])
 
 # LiteFS and Fly (see litesite/litefs.py and shared LITEFS contract in the README).
 LITEFS_DIR = env.str("LITEFS_DIR", default="")  # unset: standalone, this node is the primary
@@ -83,13 +85,14 @@ if not SECRET_KEY:
 
 _site = urlsplit(SITE_URL)
 if _site.scheme not in ("http", "https") or not _site.hostname:
-    raise ImproperlyConfigured(f"SITE_URL must be an http(s) URL like https://example.com, not {SITE_URL!r}.")
+    raise ImproperlyConfigured(
+        f"SITE_URL must be an http(s) URL like https://example.com, not {SITE_URL!r}."
+    )
 SITE_URL = SITE_URL.rstrip("/")
 ALLOWED_HOSTS = [_site.hostname]
 if DEBUG:
     ALLOWED_HOSTS += ["localhost", "127.0.0.1", "[::1]"]
-# Fly's health checks arrive on the machine's private address, with no public Host header.
-ALLOWED_HOSTS += env.list("EXTRA_ALLOWED_HOSTS", default=[])
+ALLOWED_HOSTS += EXTRA_ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
 # --- Applications -----------------------------------------------------------------------------
@@ -142,6 +145,7 @@ TEMPLATES = [
         },
     },
 ]
+
 
 # --- Databases --------------------------------------------------------------------------------
 def _sqlite(url: str, *, alias: str) -> dict:

@@ -51,6 +51,14 @@ def make_audio(tmp_path_factory):
     return make
 
 
+def make_picture(path: Path) -> bytes:
+    """A tiny red PNG: a real file ffprobe can read, with no sound in it."""
+    run_ffmpeg(
+        "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=16x16", "-frames:v", "1", str(path)
+    )
+    return path.read_bytes()
+
+
 def ffprobe_duration(data: bytes, tmp_path: Path) -> float:
     path = tmp_path / "probe-me"
     path.write_bytes(data)

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from calls import audio
-from calls.tests.conftest import ffprobe_duration, measure_loudness
+from calls.tests.conftest import ffprobe_duration, make_picture, measure_loudness, run_ffmpeg
 
 
 @pytest.mark.parametrize(
@@ -47,49 +47,30 @@ def test_probe_rejects_text_whatever_it_is_called():
 
 
 def test_probe_rejects_an_image(tmp_path):
-    png = tmp_path / "picture.png"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=red:s=16x16",
-            "-frames:v",
-            "1",
-            str(png),
-        ],
-        check=True,
-    )
+    png = make_picture(tmp_path / "picture.png")
     with pytest.raises(audio.NotAudio, match="no sound"):
-        audio.probe(png.read_bytes())
+        audio.probe(png)
 
 
 def test_probe_rejects_a_video_with_sound(tmp_path):
     video = tmp_path / "clip.webm"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=blue:s=32x32:d=1",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=d=1",
-            "-shortest",
-            "-c:v",
-            "libvpx",
-            "-c:a",
-            "libopus",
-            str(video),
-        ],
-        check=True,
+    run_ffmpeg(
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=blue:s=32x32:d=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=d=1",
+        "-shortest",
+        "-c:v",
+        "libvpx",
+        "-c:a",
+        "libopus",
+        str(video),
     )
     with pytest.raises(audio.NotAudio, match="video"):
         audio.probe(video.read_bytes())

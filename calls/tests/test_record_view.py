@@ -6,6 +6,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from calls.models import Call
+from calls.tests.conftest import make_picture, run_ffmpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -90,12 +91,8 @@ def test_an_empty_file_is_refused(reader_client):
 
 
 def test_silence_of_no_length_is_refused_as_empty(reader_client, tmp_path):
-    import subprocess
-
     path = tmp_path / "nothing.wav"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc", "-t", "0", str(path)], check=True
-    )
+    run_ffmpeg("-v", "error", "-f", "lavfi", "-i", "anullsrc", "-t", "0", str(path))
     response = post_invalid(reader_client, **call_fields(), audio=upload(path.read_bytes()))
     assert "empty" in audio_errors(response)[0]
 
@@ -112,27 +109,8 @@ def test_a_text_file_named_mp3_is_refused(reader_client):
 
 
 def test_a_file_that_is_not_audio_is_refused(reader_client, tmp_path):
-    import subprocess
-
-    png = tmp_path / "picture.png"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=c=red:s=16x16",
-            "-frames:v",
-            "1",
-            str(png),
-        ],
-        check=True,
-    )
-    response = post_invalid(
-        reader_client, **call_fields(), audio=upload(png.read_bytes(), "a.webm")
-    )
+    png = make_picture(tmp_path / "picture.png")
+    response = post_invalid(reader_client, **call_fields(), audio=upload(png, "a.webm"))
     assert "not an audio recording" in audio_errors(response)[0]
 
 
@@ -165,9 +143,7 @@ def test_oversized_form_fields_get_a_message_not_an_error_page(reader_client, se
     assert "This submission is too large to accept" in response.content.decode()
 
 
-def test_a_body_larger_than_any_valid_call_is_refused_unread(
-    reader_client, make_audio, settings
-):
+def test_a_body_larger_than_any_valid_call_is_refused_unread(reader_client, make_audio, settings):
     settings.CALLS_MAX_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000
     data = make_audio(2.0)  # 190 KB, far beyond both limits together
     response = post_invalid(reader_client, 413, **call_fields(), audio=upload(data))

@@ -17,8 +17,10 @@ from calls.views.recordings import recording_response
 def record(request):
     if request.method == "POST":
         form = CallForm(
-            request.POST, request.FILES,
-            oversized=request.oversized_recordings, body_too_large=request.body_too_large,
+            request.POST,
+            request.FILES,
+            oversized=request.oversized_recordings,
+            body_too_large=request.body_too_large,
         )
         if form.is_valid():
             call = form.save(user=request.user)

@@ -66,8 +66,10 @@ def response_audio(request, call_id):
 def upload_response(request, call_id):
     call = pending_call(call_id)
     form = ResponseForm(
-        request.POST, request.FILES,
-        oversized=request.oversized_recordings, body_too_large=request.body_too_large,
+        request.POST,
+        request.FILES,
+        oversized=request.oversized_recordings,
+        body_too_large=request.body_too_large,
     )
     if not form.is_valid():
         status = 413 if request.body_too_large else 400

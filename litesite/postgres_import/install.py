@@ -171,9 +171,12 @@ def _tables(conn: sqlite3.Connection, schema: str) -> list[str]:
 
 
 def _has_table(conn: sqlite3.Connection, schema: str, name: str) -> bool:
-    return conn.execute(
-        f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    ).fetchone() is not None
+    return (
+        conn.execute(
+            f"SELECT 1 FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        is not None
+    )
 
 
 def _columns(conn: sqlite3.Connection, schema: str, table: str) -> list[str]:

@@ -24,8 +24,13 @@ class Progress:
         counter = _Counter(self, name, total=total, done=done, started=started)
         if self.bars:
             counter.bar = tqdm(
-                total=total, initial=done, desc=f"{name:>9}", unit=" rows", unit_scale=True,
-                dynamic_ncols=True, leave=True,
+                total=total,
+                initial=done,
+                desc=f"{name:>9}",
+                unit=" rows",
+                unit_scale=True,
+                dynamic_ncols=True,
+                leave=True,
             )
         elif done:
             self.write(f"{name}: resuming after {done:,} of {total:,} rows")

@@ -189,7 +189,7 @@ class LegacySource:
         query = (
             f"SELECT t.{quote(table.source_id)}, to_jsonb(t) FROM {quote(table.source)} t "
             f"WHERE t.{quote(table.source_id)} = ANY(%s) "
-            f"ORDER BY t.{quote(table.source_id)} COLLATE \"C\""
+            f'ORDER BY t.{quote(table.source_id)} COLLATE "C"'
         )
         with self.conn.cursor(name=f"rejected_{table.source.lower()}") as cursor:
             cursor.itersize = 64
@@ -208,11 +208,12 @@ class LegacySource:
             where.append(f'{id_col} COLLATE "C" > %(after)s')
         query = (
             f"COPY (SELECT {table.select_list()} FROM {quote(table.source)} t "
-            f"WHERE {' AND '.join(where)} ORDER BY {id_col} COLLATE \"C\") TO STDOUT"
+            f'WHERE {" AND ".join(where)} ORDER BY {id_col} COLLATE "C") TO STDOUT'
         )
-        with self.conn.cursor() as cursor, cursor.copy(
-            query, {"skipped": skipped_ids, "after": after_id}
-        ) as copy:
+        with (
+            self.conn.cursor() as cursor,
+            cursor.copy(query, {"skipped": skipped_ids, "after": after_id}) as copy,
+        ):
             yield copy.rows()
 
     def checksum(self, table: LegacyTable, *, skipped_ids: list[str]) -> tuple[int, str]:
@@ -231,8 +232,10 @@ def _connection_failure(error: psycopg.OperationalError, *, where: str, params: 
     reason = str(error).strip().splitlines()[-1]
     reason = reason.split("FATAL:", 1)[-1].strip()
     lowered = str(error).lower()
-    if "password authentication failed" in lowered or "no password supplied" in lowered or (
-        "role" in lowered and "does not exist" in lowered
+    if (
+        "password authentication failed" in lowered
+        or "no password supplied" in lowered
+        or ("role" in lowered and "does not exist" in lowered)
     ):
         return (
             f"Postgres at {where} refused the credentials for user "

@@ -17,9 +17,7 @@ from django.db import models
 
 # Django stores an aware datetime in SQLite as str() of the naive UTC value: microseconds
 # only when non-zero. Both spellings parse, but equality lookups compare text.
-_DJANGO_DATETIME = (
-    "regexp_replace(to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US'), '\\.000000$', '')"
-)
+_DJANGO_DATETIME = "regexp_replace(to_char({col}, 'YYYY-MM-DD HH24:MI:SS.US'), '\\.000000$', '')"
 # Instants compared as whole milliseconds since the epoch, computed independently each side.
 _PG_MILLISECONDS = "(extract(epoch from {col}) * 1000)::bigint"
 _SQLITE_MILLISECONDS = (
@@ -239,7 +237,7 @@ CALLS = LegacyTable(
     extra_checks=(
         ('t."base64" IS NULL', sql_string("base64 is missing (NULL)")),
         (
-            f"t.\"base64\" !~ {sql_string(DATA_URL_HEADER)}",
+            f't."base64" !~ {sql_string(DATA_URL_HEADER)}',
             sql_string("base64 is not a data:<type>;base64,<data> URL"),
         ),
         (
@@ -247,8 +245,7 @@ CALLS = LegacyTable(
             sql_string("base64's MIME type is longer than 100 characters"),
         ),
         (
-            "substr(t.\"base64\", strpos(t.\"base64\", ',') + 1) "
-            f"!~ {sql_string(CANONICAL_BASE64)}",
+            f'substr(t."base64", strpos(t."base64", \',\') + 1) !~ {sql_string(CANONICAL_BASE64)}',
             sql_string("base64's data is not canonical base64 (it could not be rebuilt exactly)"),
         ),
     ),

@@ -125,8 +125,7 @@ def _sessions_not_naming_their_user(conn: sqlite3.Connection) -> list[str]:
     user_column = SESSIONS.model_field("user").column
     bad = []
     query = (
-        f"SELECT session_key, {quote(user_column)}, session_data "
-        f"FROM {quote(SESSIONS.db_table)}"
+        f"SELECT session_key, {quote(user_column)}, session_data FROM {quote(SESSIONS.db_table)}"
     )
     for key, user_id, data in conn.execute(query):
         if payloads.user_id(data) != user_id:

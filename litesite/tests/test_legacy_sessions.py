@@ -78,7 +78,9 @@ def test_a_cookie_made_by_the_old_site_is_exchanged_for_this_sites_session(
     assert response.cookies[LEGACY_COOKIE_NAME]["max-age"] == 0
     session = Session.objects.get(session_key=new_key)
     assert (session.user_id, session.expire_date, session.created_at) == (
-        user.pk, old.expire_date, old.created_at,
+        user.pk,
+        old.expire_date,
+        old.created_at,
     )
     assert not Session.objects.filter(session_key=LEGACY_ID).exists()
 

@@ -63,8 +63,18 @@ def recording(tmp_path, *, seconds: int, codec: list[str], name: str) -> bytes:
     """A real audio file made by ffmpeg."""
     path = tmp_path / name
     subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-         "-i", f"sine=frequency=440:duration={seconds}", *codec, str(path)],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            *codec,
+            str(path),
+        ],
         check=True,
     )
     return path.read_bytes()
@@ -87,15 +97,25 @@ def test_every_column_round_trips_into_sqlite(legacy, tmp_path):
     assert len(base64.b64encode(wav)) > 3_000_000  # multi-megabyte base64
 
     unicode_user = insert_user(
-        pg, email="zoë.ñandú@exämple.com", firstName="Zoë 🚀 Ñandú", discordId="",
-        convertKitId="ck-42", role="ADMIN", team="RED",
-        createdAt="2020-02-29 23:59:59.999", updatedAt="2021-01-01 00:00:00.000",
+        pg,
+        email="zoë.ñandú@exämple.com",
+        firstName="Zoë 🚀 Ñandú",
+        discordId="",
+        convertKitId="ck-42",
+        role="ADMIN",
+        team="RED",
+        createdAt="2020-02-29 23:59:59.999",
+        updatedAt="2021-01-01 00:00:00.000",
     )
     plain_user = insert_user(pg, firstName="", team="YELLOW")
     session = insert_session(pg, user_id=unicode_user["id"], createdAt="2023-05-06 07:08:09.120")
     long_call = insert_call(
-        pg, user_id=unicode_user["id"], data_url=data_url("audio/wav", wav),
-        title="Ça va? 🎙", description="", keywords="",
+        pg,
+        user_id=unicode_user["id"],
+        data_url=data_url("audio/wav", wav),
+        title="Ça va? 🎙",
+        description="",
+        keywords="",
     )
     short_call = insert_call(
         pg, user_id=plain_user["id"], data_url=data_url("audio/webm;codecs=opus", webm)
@@ -129,8 +149,8 @@ def test_every_column_round_trips_into_sqlite(legacy, tmp_path):
     assert stored_session["user_id"] == unicode_user["id"]
     assert stored(stored_session["created_at"]) == instant(session["createdAt"])
     assert stored(stored_session["expire_date"]) == instant(session["expirationDate"])
-    payload = import_module(settings.SESSION_ENGINE).SessionStore().decode(
-        stored_session["session_data"]
+    payload = (
+        import_module(settings.SESSION_ENGINE).SessionStore().decode(stored_session["session_data"])
     )
     assert payload == {
         "_auth_user_id": unicode_user["id"],
@@ -147,8 +167,12 @@ def test_every_column_round_trips_into_sqlite(legacy, tmp_path):
         assert bytes(call["audio"]) == audio
         assert data_url(call["audio_mime_type"], bytes(call["audio"])) == source["base64"]
         assert call["duration_seconds"] == pytest.approx(seconds, abs=0.1)
-        for column, field in (("title", "title"), ("description", "description"),
-                              ("keywords", "keywords"), ("userId", "user_id")):
+        for column, field in (
+            ("title", "title"),
+            ("description", "description"),
+            ("keywords", "keywords"),
+            ("userId", "user_id"),
+        ):
             assert call[field] == source[column]
         assert stored(call["created_at"]) == instant(source["createdAt"])
         assert stored(call["updated_at"]) == instant(source["updatedAt"])
@@ -166,7 +190,9 @@ def test_every_column_round_trips_into_sqlite(legacy, tmp_path):
     fresh.mkdir()
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR, env=command_env(fresh), check=True,
+        cwd=PROJECT_DIR,
+        env=command_env(fresh),
+        check=True,
     )
     schema = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
     assert [tuple(r) for r in rows(db, schema)] == [
@@ -224,7 +250,9 @@ def test_a_target_holding_site_data_is_refused_unless_replace_is_given(legacy, t
     db = tmp_path / "site.sqlite3"
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR, env=command_env(tmp_path), check=True,
+        cwd=PROJECT_DIR,
+        env=command_env(tmp_path),
+        check=True,
     )
     conn = sqlite3.connect(db)
     conn.execute(
@@ -297,9 +325,19 @@ def test_a_run_killed_midway_leaves_the_target_alone_and_a_rerun_finishes_withou
     db = tmp_path / "site.sqlite3"
     build = tmp_path / "site.postgres-import.sqlite3"
     child = subprocess.Popen(
-        [sys.executable, "manage.py", "migrate_from_postgres", "--source", url,
-         "--batch-size", "1000"],
-        cwd=PROJECT_DIR, env=command_env(tmp_path), stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "migrate_from_postgres",
+            "--source",
+            url,
+            "--batch-size",
+            "1000",
+        ],
+        cwd=PROJECT_DIR,
+        env=command_env(tmp_path),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     for line in child.stdout:
         if line.startswith("PostRead:") and "rows committed" in line:
@@ -361,7 +399,9 @@ def litefs_env(tmp_path, api_url: str) -> tuple[dict, os.PathLike]:
     )
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR, env=env, check=True,
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
     )
     return env, mount
 
@@ -384,7 +424,9 @@ def test_under_litefs_the_copy_goes_into_the_live_database_in_one_transaction(
     assert [r["id"] for r in rows(live, "SELECT id FROM blog_postread")] == [read["id"]]
     # Nothing but the database (and SQLite's own side files) was created in the mount.
     assert {p.name for p in mount.iterdir()} <= {
-        "site.sqlite3", "site.sqlite3-wal", "site.sqlite3-shm"
+        "site.sqlite3",
+        "site.sqlite3-wal",
+        "site.sqlite3-shm",
     }
     assert not list((tmp_path / "volume").glob("*postgres-import*"))
 
@@ -410,7 +452,9 @@ def test_a_swap_is_refused_while_another_process_has_the_database_open_and_a_rer
     db = tmp_path / "site.sqlite3"
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR, env=command_env(tmp_path), check=True,
+        cwd=PROJECT_DIR,
+        env=command_env(tmp_path),
+        check=True,
     )
     server = sqlite3.connect(db)  # a web server's connection, say
     server.execute("SELECT count(*) FROM accounts_user").fetchone()

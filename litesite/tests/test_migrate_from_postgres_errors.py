@@ -82,7 +82,9 @@ def test_a_database_without_the_old_sites_tables_is_refused(postgres_server, tmp
         postgres_server.drop_database(name)
 
     assert_refused_without_writing(
-        result, tmp_path, 'has no "User", "Session", "Call", "PostRead" tables',
+        result,
+        tmp_path,
+        'has no "User", "Session", "Call", "PostRead" tables',
         "is --source pointing at the old site's database?",
     )
 
@@ -109,9 +111,11 @@ def test_an_enum_value_the_site_does_not_know_is_listed_by_id(legacy, tmp_path):
 
     ids = ", ".join(sorted(user["id"] for user in editors))
     assert_refused_without_writing(
-        result, tmp_path,
+        result,
+        tmp_path,
         f'"User": role EDITOR is not a value the site knows (ADMIN, MEMBER): id {ids}',
-        "nothing was written", "--skip-invalid FILE",
+        "nothing was written",
+        "--skip-invalid FILE",
     )
 
 
@@ -123,7 +127,8 @@ def test_emails_that_differ_only_in_case_are_listed_by_id(legacy, tmp_path):
     result = run_migrate_from_postgres(tmp_path, "--source", url)
 
     assert_refused_without_writing(
-        result, tmp_path,
+        result,
+        tmp_path,
         f"email differs only in case from an earlier user's email: id {later['id']} "
         f"(same as user {first['id']})",
     )
@@ -183,8 +188,11 @@ def test_rows_pointing_at_missing_users_are_listed(legacy, tmp_path):
 
 def test_a_skip_file_in_a_missing_folder_is_refused_before_connecting(tmp_path):
     result = run_migrate_from_postgres(
-        tmp_path, "--source", "postgresql://postgres@127.0.0.1:1/x",
-        "--skip-invalid", str(tmp_path / "nowhere" / "rejected.jsonl"),
+        tmp_path,
+        "--source",
+        "postgresql://postgres@127.0.0.1:1/x",
+        "--skip-invalid",
+        str(tmp_path / "nowhere" / "rejected.jsonl"),
     )
 
     assert_refused_without_writing(result, tmp_path, "does not exist")

@@ -199,9 +199,7 @@ class Command(BaseCommand):
             how = "swapped into place"
         for note in notes:
             self.stdout.write(self.style.WARNING(f"Note: {note}"))
-        copied = ", ".join(
-            f"{check.copied_rows:,} {check.name}" for check in verification.tables
-        )
+        copied = ", ".join(f"{check.copied_rows:,} {check.name}" for check in verification.tables)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Migrated {copied}: verified and {how} ({self.target}) "
