@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from accounts.models import MagicLink, Session, User
+from blog import leaderboard
 from blog.models import PostRead
 from calls.models import Call
 
@@ -69,3 +70,5 @@ def delete_personal_data(*, user: User) -> None:
     with transaction.atomic():
         MagicLink.objects.for_email(user.email).delete()
         user.delete()
+    # The reader's reads no longer count for their team.
+    leaderboard.refresh_after_read(counts_for_team=True)

@@ -34,15 +34,8 @@ class CallAdmin(admin.ModelAdmin):
         "response_recording",
         "staff_page",
     ]
-    readonly_fields = [
-        "user",
-        "created_at",
-        "recording",
-        "audio_mime_type",
-        "duration_seconds",
-        "response_recording",
-        "staff_page",
-    ]
+    # Staff may correct the words; the recording and its facts are the caller's.
+    readonly_fields = [name for name in fields if name not in ("title", "description", "keywords")]
     actions = ["publish"]
 
     def get_queryset(self, request):

@@ -5,10 +5,11 @@ from django.test import Client
 
 from accounts.models import MagicLink, Session, User
 from accounts.tests.conftest import ask_for_link
+from blog import leaderboard
 from blog.models import PostRead
 from calls.models import Call
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(databases=["default", "cache"])
 
 
 @pytest.fixture
@@ -58,6 +59,19 @@ def test_confirming_deletes_the_user_and_everything_theirs(
     assert not MagicLink.objects.filter(email="reader@example.com").exists()
     assert PostRead.objects.filter(user=stranger).count() == 1
     assert signed_in_client.get("/me").status_code == 302
+
+
+def test_the_team_standings_stop_counting_a_deleted_readers_reads(
+    signed_in_client, reader, readers_things
+):
+    before = {row["team"]: row["reads"] for row in leaderboard.overall_standings()["teams"]}
+    assert before["BLUE"] == 1  # cached now, with the reader's read in it
+
+    signed_in_client.post("/me/delete", {"confirm_email": "reader@example.com"})
+
+    after = {row["team"]: row["reads"] for row in leaderboard.overall_standings()["teams"]}
+    assert after["BLUE"] == 0
+    assert after["RED"] == 1
 
 
 def test_a_get_never_deletes(signed_in_client, reader):
