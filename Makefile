@@ -23,6 +23,7 @@ migrate: $(STAMP)
 serve: migrate
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+test:
 	scripts/system-deps
+	$(MAKE) $(STAMP)
 	$(BIN)/pytest

@@ -70,5 +70,5 @@ def delete_personal_data(*, user: User) -> None:
     with transaction.atomic():
         MagicLink.objects.for_email(user.email).delete()
         user.delete()
-    # The reader's reads no longer count for their team.
-    leaderboard.refresh_after_read(counts_for_team=True)
+        # The reader's reads no longer count for their team, on any machine.
+        leaderboard.standings_changed()

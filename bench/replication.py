@@ -29,7 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PAGE = "/healthcheck"
-REPLICATION = "litesite.middleware.ReplicationMiddleware"
+# The replication layer: the headers saying where a response was served, and the replays.
+REPLICATION = {
+    "litesite.middleware.ServedByMiddleware",
+    "litesite.middleware.ReplicationMiddleware",
+}
 
 
 def make_app(with_replication: bool = True):
@@ -38,7 +42,7 @@ def make_app(with_replication: bool = True):
     from django.conf import settings
 
     if not with_replication:
-        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != REPLICATION]
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m not in REPLICATION]
     from django.core.wsgi import get_wsgi_application
 
     return get_wsgi_application()
@@ -110,7 +114,7 @@ def in_process(node, *, rounds: int, number: int = 3000) -> tuple[float, float]:
     litefs.INFO_CACHE_SECONDS = 3600
     full = WSGIHandler()
     stack = list(settings.MIDDLEWARE)
-    settings.MIDDLEWARE = [m for m in stack if m != REPLICATION]
+    settings.MIDDLEWARE = [m for m in stack if m not in REPLICATION]
     bare = WSGIHandler()
     settings.MIDDLEWARE = stack
     environ = RequestFactory()._base_environ(

@@ -7,11 +7,11 @@ stale, and the memo is bounded (least recently used entries go first). In DEBUG 
 remembered, so template edits show at once.
 
 Whole pages are remembered only for anonymous visitors, who all see the same page for the same
-address: the key holds the full path (the sign-in link carries it as ?next=), the Fly region
-shown in the footer and the view's own inputs. The visitor's CSRF token is the one hole, punched
-into the stored HTML per request. Signed-in readers, and anyone with a flash message pending,
-get a normal render. If base.html starts to show other per-request details to anonymous
-visitors, they belong in `anonymous_page_key`.
+address: the key holds the full path (the sign-in link carries it as ?next=) and the view's own
+inputs; the region in the footer is this machine's, the same on every page it serves. The
+visitor's CSRF token is the one hole, punched into the stored HTML per request. Signed-in
+readers, and anyone with a flash message pending, get a normal render. If base.html starts to
+show other per-request details to anonymous visitors, they belong in `anonymous_page_key`.
 """
 
 import json
@@ -80,7 +80,7 @@ def post_page_key(*, post, standings, has_read, recommended, required_ms) -> tup
 
 
 def anonymous_page_key(request, template_name: str, key: tuple) -> tuple:
-    return (template_name, request.get_full_path(), request.META.get("HTTP_FLY_REGION", ""), *key)
+    return (template_name, request.get_full_path(), *key)
 
 
 def render_page(request, template_name: str, context: dict, *, key: tuple) -> HttpResponse:

@@ -8,11 +8,16 @@ The leader is the team with the highest ranking above 0; a tie for the top means
 Anonymous reads never count for a team (they do count in a post's total reads).
 
 Results are cached in cachedb: per post for 7 days, overall for 1 hour, both served stale for up
-to a day while they are recomputed. Both are refreshed after each recorded read:
-- a post's entry remembers the time of the post's latest read, and every use compares it with
-  the table (one indexed lookup), so a new read is reflected on the next view without the read
-  itself writing to the cache database (the hottest write of the site stays a single commit);
-- a team member's read drops the overall entry (anonymous reads never change it).
+to a day while they are recomputed. The cache is per machine, while reads are written on the
+primary and replicated, so entries are not deleted when something changes; instead every use
+checks that an entry is still current, with lookups in the replicated database:
+- both kinds remember the StandingsVersion they were computed at; it moves with every change
+  that can move a team (a team member's read, anonymous reads moved to an account, an account
+  deleted), so the next view on any machine recomputes;
+- a post's entry also remembers the time of the post's latest read, which anonymous reads move
+  (they count in the post's total).
+Neither check writes to the cache database, and an anonymous read (the hottest write of the
+site) stays a single insert.
 """
 
 import datetime as dt
@@ -23,8 +28,8 @@ from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import Team, User
-from blog.models import PostRead
-from cachedb.cachified import cachified, delete
+from blog.models import PostRead, StandingsVersion
+from cachedb.cachified import cachified
 
 ACTIVE_WINDOW = dt.timedelta(days=365)
 RECENT_MONTHS = 6
@@ -126,8 +131,13 @@ def rank(*, active: dict[str, int], reads: dict[str, int]) -> dict[str, Any]:
 
 
 def compute_overall(*, now: dt.datetime | None = None) -> dict[str, Any]:
+    # Taken first: a change landing during the counts makes the entry look older than it is,
+    # so it is recomputed once more, never trusted stale.
+    version = standings_version()
     active, reads = overall_counts_by_team(now=now or timezone.now())
-    return rank(active=active, reads=reads)
+    standings = rank(active=active, reads=reads)
+    standings["version"] = version
+    return standings
 
 
 LATEST_READ_SQL = "SELECT MAX(created_at) FROM {reads} WHERE post_slug = %s"
@@ -148,37 +158,61 @@ def compute_for_post(*, slug: str, now: dt.datetime | None = None) -> dict[str, 
     # Taken first: a read landing during the counts below makes the entry look older than it
     # is, so it is recomputed once more, never trusted stale.
     latest_read = latest_read_of_post(slug)
+    version = standings_version()
     standings = rank(
         active=active_members_by_team(now=now),
         reads=recent_reads_of_post_by_team(now=now, slug=slug),
     )
     standings["total_reads"] = PostRead.objects.of_post(slug).count()
     standings["latest_read"] = latest_read
+    standings["version"] = version
     return standings
 
 
 def overall_standings() -> dict[str, Any]:
+    version = standings_version()
     return cachified(
         key=OVERALL_KEY,
         get_fresh_value=compute_overall,
         ttl=OVERALL_TTL,
         swr=STALE_WHILE_REVALIDATE,
+        check_value=lambda value: value.get("version") == version,
     )
 
 
 def post_standings(*, slug: str) -> dict[str, Any]:
     latest_read = latest_read_of_post(slug)
+    version = standings_version()
     return cachified(
         key=post_key(slug),
         get_fresh_value=lambda: compute_for_post(slug=slug),
         ttl=POST_TTL,
         swr=STALE_WHILE_REVALIDATE,
-        check_value=lambda value: value.get("latest_read") == latest_read,
+        check_value=lambda value: (
+            value.get("latest_read") == latest_read and value.get("version") == version
+        ),
     )
 
 
-def refresh_after_read(*, counts_for_team: bool) -> None:
-    """Drop what a new read changes and nothing validates: the overall standings, when the
-    reader is a team member. (Per-post entries check the post's latest read themselves.)"""
-    if counts_for_team:
-        delete(OVERALL_KEY)
+VERSION_SQL = "SELECT version FROM {table} WHERE id = 1"
+BUMP_SQL = (
+    "INSERT INTO {table} (id, version) VALUES (1, 1) "
+    "ON CONFLICT (id) DO UPDATE SET version = version + 1"
+)
+
+
+def standings_version() -> int:
+    """The replicated change counter the cached standings are checked against (one PK lookup)."""
+    with connection.cursor() as cursor:
+        cursor.execute(VERSION_SQL.format(table=StandingsVersion._meta.db_table))
+        row = cursor.fetchone()
+    return row[0] if row else 0
+
+
+def standings_changed() -> None:
+    """Note a change that can move a team: every machine's cached standings become stale.
+
+    A write to the replicated database: call it in the transaction that made the change.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(BUMP_SQL.format(table=StandingsVersion._meta.db_table))

@@ -74,3 +74,18 @@ class PostRead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post_slug} read by {self.user_id or self.client_id}"
+
+
+class StandingsVersion(models.Model):
+    """One row counting the changes to who read what: a signed-in read, anonymous reads moved
+    to an account, an account deleted.
+
+    Team standings are cached in each machine's own (unreplicated) cache database, but this
+    row is replicated with the reads, so every machine can tell that its cached standings are
+    out of date by comparing one number (see blog/leaderboard.py).
+    """
+
+    version = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"standings version {self.version}"

@@ -64,10 +64,7 @@ def record_read(*, reader: Reader, slug: str) -> bool:
     # 5, 10... ms between tries, which under load costs far more than the write itself. The
     # transaction below still serialises writers across processes.
     with _writer:
-        already = not _insert_unless_recent(reader=reader, slug=slug)
-        if not already:
-            leaderboard.refresh_after_read(counts_for_team=reader.user is not None)
-    return not already
+        return _insert_unless_recent(reader=reader, slug=slug)
 
 
 # The hottest write of the site, in plain SQL: the ORM's query building cost several times the
@@ -108,6 +105,8 @@ def _insert_unless_recent(*, reader: Reader, slug: str) -> bool:
                 slug,
             ],
         )
+        if reader.user is not None:  # anonymous reads never move a team
+            leaderboard.standings_changed()
     return True
 
 
@@ -140,5 +139,5 @@ def claim_anonymous_reads(*, client_id: str, user) -> int:
         ]
         PostRead.objects.filter(id__in=duplicates).delete()
         moved = PostRead.objects.by_reader(client_id=client_id).update(user=user)
-    leaderboard.refresh_after_read(counts_for_team=True)
+        leaderboard.standings_changed()
     return moved

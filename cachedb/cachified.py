@@ -48,6 +48,11 @@ __all__ = [
     "delete",
 ]
 
+# Set for the rest of a request when staff add ?fresh to its URL (ServerTimingMiddleware): every
+# cachified() value it uses is fetched anew, the cached one kept as a fallback.
+fresh_requested: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "cachedb_fresh_requested", default=False
+)
 _chain: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "cachedb_key_chain", default=()
 )
@@ -120,10 +125,15 @@ def cachified(
     swr: float | None = 0,
     check_value: Callable[[Any], bool] | None = None,
     timeout: float | None = None,
-    force_fresh: bool = False,
+    force_fresh: bool | None = None,
     fallback_to_cache: bool = True,
 ) -> Any:
-    """The value for `key`: cached if fresh (or stale within swr), otherwise fetched once."""
+    """The value for `key`: cached if fresh (or stale within swr), otherwise fetched once.
+
+    `force_fresh` None means "if staff asked for it": see `fresh_requested`.
+    """
+    if force_fresh is None:
+        force_fresh = fresh_requested.get()
     if not isinstance(key, str):
         raise TypeError(f"cachified() key must be a str, not {type(key).__name__}.")
     if timeout is not None and timeout <= 0:

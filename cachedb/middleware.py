@@ -1,4 +1,5 @@
 from cachedb import reporting
+from cachedb.cachified import fresh_requested
 
 
 class ServerTimingMiddleware:
@@ -13,12 +14,21 @@ class ServerTimingMiddleware:
 
     def __call__(self, request):
         work, token = reporting.start_request()
+        fresh_token = fresh_requested.set(False)
         try:
             response = self.get_response(request)
         finally:
+            fresh_requested.reset(fresh_token)
             reporting.end_request(token)
         summary = work.server_timing()
         if summary:
             existing = response.headers.get("Server-Timing")
             response.headers["Server-Timing"] = f"{existing}, {summary}" if existing else summary
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # Staff add ?fresh to a URL to see what it shows recomputed now, on this machine (the
+        # cached values stay as the fallback if a fetch fails). Here, not in __call__, because
+        # request.user only exists once the inner middleware has run.
+        if "fresh" in request.GET and getattr(request, "user", None) and request.user.is_staff:
+            fresh_requested.set(True)

@@ -146,6 +146,13 @@ class CallForm(RecordingForm):
         keywords = ", ".join(words)
         if len(keywords) < 2:
             raise forms.ValidationError("Keywords need at least 2 characters.", code="too_short")
+        # Checked again as stored ("a,b" is kept as "a, b"), so the limit holds for what is saved.
+        if len(keywords) > 100:
+            raise forms.ValidationError(
+                f"Keywords are {len(keywords)} characters once separated by commas and spaces; "
+                "keep them to 100.",
+                code="too_long",
+            )
         return keywords
 
     def save(self, *, user) -> Call:

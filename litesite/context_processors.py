@@ -12,5 +12,6 @@ def site(request):
     return {
         "SITE_URL": settings.SITE_URL,
         "DEBUG": settings.DEBUG,
+        "FLY_REGION": settings.FLY_REGION,
         "PRIMARY_INSTANCE_ID": litefs.primary_hostname(),
     }

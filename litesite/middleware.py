@@ -12,7 +12,8 @@ On Fly every region has a read-only SQLite replica. This middleware:
 - says on every response where it was served (X-Litesite-Instance/-Region/-Primary).
 
 Standalone (no LiteFS) there is nothing to replay and no TXID, so no cookie is ever set: the
-single node is always up to date. Static files are answered by WhiteNoise, before this middleware.
+single node is always up to date. Static files are answered by WhiteNoise, before this middleware
+(only ServedByMiddleware comes before WhiteNoise).
 """
 
 import logging
@@ -103,6 +104,25 @@ def replay_to_primary(request, *, reason: str) -> HttpResponse:
     return ReplicationMiddleware.to_primary(request, litefs.current_node(), reason=reason)
 
 
+class ServedByMiddleware:
+    """Says on every response where it was served, static files and redirects included.
+
+    First in the stack, so WhiteNoise's and SecurityMiddleware's answers carry it too; the
+    node it looks at is handed to ReplicationMiddleware, so LiteFS is still read once.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        node = request.litefs_node = litefs.Node.from_settings()
+        response = self.get_response(request)
+        response["X-Litesite-Instance"] = node.instance_id
+        response["X-Litesite-Region"] = node.region
+        response["X-Litesite-Primary"] = "true" if node.is_primary else "false"
+        return response
+
+
 class ReplicationMiddleware:
     """Sends writes to the primary and keeps reads consistent with a reader's own writes."""
 
@@ -110,17 +130,14 @@ class ReplicationMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        node = litefs.Node.from_settings()
+        # ServedByMiddleware, first in the stack, has looked at the node for this request.
+        node = getattr(request, "litefs_node", None) or litefs.Node.from_settings()
         state = litefs.RequestState(node=node)
         token = litefs.enter_request(state)  # not `with request_scope()`: this runs per request
         try:
-            response = self.handle(request, state)
+            return self.handle(request, state)
         finally:
             litefs.leave_request(token)
-        response["X-Litesite-Instance"] = node.instance_id
-        response["X-Litesite-Region"] = node.region
-        response["X-Litesite-Primary"] = "true" if node.is_primary else "false"
-        return response
 
     def handle(self, request, state: litefs.RequestState):
         node = state.node
@@ -154,9 +171,15 @@ class ReplicationMiddleware:
             finally:
                 wrappers.remove(watcher)
 
-        if not getattr(response, "litesite_replay", False) and response.status_code >= 500:
+        if not getattr(response, "litesite_replay", False):
+            # An inner layer may have turned ReplayToPrimary or a read-only error into its own
+            # answer: a 500, or Django's 400 for a session it could not save.
             response = self.replay_after_swallowed_error(request, state) or response
-        if raw_cookie is not None and wanted_txid is None:
+        if (
+            raw_cookie is not None
+            and wanted_txid is None
+            and litefs.TXID_COOKIE not in response.cookies  # a write's fresh cookie stays
+        ):
             response.delete_cookie(litefs.TXID_COOKIE, path="/")
         return response
 
@@ -241,7 +264,7 @@ class ReplicationMiddleware:
         return self.to_primary(request, node, reason="it wrote to the database")
 
     def replay_after_swallowed_error(self, request, state) -> HttpResponse | None:
-        """An inner middleware turned ReplayToPrimary or a read-only error into a 500."""
+        """An inner layer turned ReplayToPrimary or a read-only error into a response."""
         if state.replay_reason is not None:
             return self.to_primary(request, litefs.Node.from_settings(), reason=state.replay_reason)
         if state.readonly_error is not None:

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "litesite.middleware.ServedByMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "litesite.middleware.ReplicationMiddleware",
@@ -183,6 +184,21 @@ DATABASES = {
     "default": _sqlite(DATABASE_URL, alias="DATABASE_URL"),
     "cache": _sqlite(CACHE_DATABASE_URL, alias="CACHE_DATABASE_URL"),
 }
+if LITEFS_DIR:
+    # LiteFS's files (-pos, .primary) are found by these two names: a mismatch would make every
+    # replica look behind forever, silently.
+    _site_db = DATABASES["default"]["NAME"]
+    if _site_db.parent != Path(LITEFS_DIR) or _site_db.name != LITEFS_DB_NAME:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL must name {LITEFS_DB_NAME} directly inside LITEFS_DIR "
+            f"({LITEFS_DIR}), not {_site_db}."
+        )
+    if Path(DATABASES["cache"]["NAME"]).parent == Path(LITEFS_DIR):
+        raise ImproperlyConfigured(
+            "CACHE_DATABASE_URL must be outside LITEFS_DIR: every file in the mount is replicated."
+        )
+if LITEFS_TXID_WAIT_SECONDS < 0:
+    raise ImproperlyConfigured("LITEFS_TXID_WAIT_SECONDS must be 0 or more seconds.")
 if LITEFS_EMULATION:
     DATABASES["default"]["ENGINE"] = "litesite.cluster.backend"
 DATABASE_ROUTERS = ["cachedb.routers.CacheRouter"]
@@ -244,7 +260,6 @@ STORAGES = {
 
 # --- Security ---------------------------------------------------------------------------------
 # Uploads of recorded calls can be up to CALLS_MAX_BYTES; leave room for the form fields.
-DATA_UPLOAD_MAX_MEMORY_SIZE = CALLS_MAX_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = CALLS_MAX_BYTES + 1024 * 1024
 if not DEBUG:
     # Fly's edge terminates TLS and says so in X-Forwarded-Proto.

@@ -43,10 +43,11 @@ def test_a_link_goes_on_to_the_page_the_reader_came_from(client, reader):
         "//evil.example/x",
         "/\\evil.example",
         "http://testserver@evil.example/",
+        "http://testserver/me",  # this site, but a full URL rather than a path
     ],
 )
-def test_an_offsite_next_never_becomes_the_redirect(client, reader, next_url):
-    link = ask_for_link(client, next=next_url)
+def test_only_a_path_on_this_site_becomes_the_redirect(client, reader, next_url):
+    link = ask_for_link(client, next=next_url + "?from=next")
     assert client.get(link)["Location"] == "/me"
 
 

@@ -143,3 +143,29 @@ def test_post_standings_are_computed_once_and_again_after_each_new_read(make_use
         assert leaderboard.post_standings(slug="a")["total_reads"] == 2
         assert leaderboard.post_standings(slug="a")["total_reads"] == 2
     assert len(computed) == 2
+
+
+@time_machine.travel(NOW, tick=False)
+def test_reads_moved_to_an_account_at_sign_in_move_the_cached_standings_too(make_user):
+    from blog.reads import claim_anonymous_reads
+
+    client_id = new_client_id()
+    record_read(reader=Reader(client_id=client_id), slug="a")
+    assert leaderboard.post_standings(slug="a")["leader"] is None  # anonymous: no team
+    assert leaderboard.overall_standings()["leader"] is None
+
+    # No new read, so the post's latest read is unchanged; the standings version moves.
+    claim_anonymous_reads(client_id=client_id, user=make_user(Team.YELLOW))
+
+    assert leaderboard.post_standings(slug="a")["leader"] == "YELLOW"
+    assert leaderboard.overall_standings()["leader"] == "YELLOW"
+
+
+@time_machine.travel(NOW, tick=False)
+def test_cached_standings_are_checked_against_the_replicated_version_not_deleted(make_user):
+    # Another machine records a read: this machine's cache is never told, only the replicated
+    # database changes (here: the read and the version bump, without going through this cache).
+    assert leaderboard.overall_standings()["leader"] is None
+    add_read(slug="a", user=make_user(Team.BLUE), at=NOW)
+    leaderboard.standings_changed()
+    assert leaderboard.overall_standings()["leader"] == "BLUE"

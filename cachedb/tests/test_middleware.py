@@ -72,3 +72,23 @@ def test_the_header_is_set_by_the_projects_middleware_stack(client):
     second = client.get("/cached")
     assert 'desc="1 miss"' in first.headers["Server-Timing"]
     assert 'desc="1 hit"' in second.headers["Server-Timing"]
+
+
+@pytest.mark.urls("cachedb.tests.urls")
+def test_staff_adding_fresh_to_a_url_recomputes_what_it_shows(client):
+    from accounts.models import Role, User
+    from cachedb.tests import urls
+
+    calls = urls.computed
+    calls.clear()
+    client.get("/cached")
+    client.get("/cached?fresh")  # a reader asking: still the cached value
+    assert len(calls) == 1
+    staff = User.objects.create(
+        email="staff@example.com", first_name="S", team="RED", role=Role.ADMIN
+    )
+    client.force_login(staff, backend="accounts.backends.MagicLinkBackend")
+    client.get("/cached?fresh")
+    assert len(calls) == 2
+    client.get("/cached")  # without ?fresh, the value just fetched is used
+    assert len(calls) == 2

@@ -5,9 +5,16 @@ from django.urls import path
 
 from cachedb.cachified import cachified
 
+computed: list[str] = []  # one entry per fetch
+
+
+def compute() -> str:
+    computed.append("fetch")
+    return "computed"
+
 
 def cached_page(request):
-    value = cachified(key="page", get_fresh_value=lambda: "computed")
+    value = cachified(key="page", get_fresh_value=compute)
     return HttpResponse(value)
 
 

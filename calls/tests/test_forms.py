@@ -35,3 +35,13 @@ def test_a_valid_form_cleans_to_a_recording(make_audio):
     recording = form.cleaned_data["audio"]
     assert recording.mime_type == "audio/mpeg"
     assert recording.duration_seconds == pytest.approx(1.0, abs=0.1)
+
+
+def test_keywords_are_limited_to_100_characters_as_they_are_stored(make_audio):
+    # 100 characters as typed, but "ab, ab, ..." once stored: over the limit.
+    typed = ",".join(["ab"] * 33) + ",a"
+    assert len(typed) == 100
+    data = {**fields(), "keywords": typed}
+    form = CallForm(data, {"audio": SimpleUploadedFile("a.wav", make_audio(1.0))})
+    assert not form.is_valid()
+    assert "keep them to 100" in form.errors["keywords"][0]

@@ -35,6 +35,14 @@ def test_my_calls_lists_only_my_own(reader_client, reader, other_reader, make_ca
     assert "Somebody else" not in page
 
 
+def test_each_call_in_my_list_can_be_deleted_from_there(reader_client, reader, make_call):
+    call = make_call(reader, title="Delete me from the list")
+    page = reader_client.get("/calls/record/").content.decode()
+    assert f'action="/calls/record/{call.pk}/delete"' in page
+    reader_client.post(f"/calls/record/{call.pk}/delete")
+    assert f"/calls/record/{call.pk}/" not in reader_client.get("/calls/record/").content.decode()
+
+
 def test_an_unknown_call_is_not_found(reader_client):
     assert reader_client.get(f"/calls/record/{uuid.uuid4()}/").status_code == 404
 

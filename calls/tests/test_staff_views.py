@@ -141,3 +141,15 @@ def test_discarding_a_call_deletes_it(staff_client, reader, make_call):
     response = staff_client.post(f"/calls/admin/{call.pk}/discard", follow=True)
     assert not Call.objects.exists()
     assert "Discarded the call “Spam, spam, spam”." in response.content.decode()
+
+
+def test_an_email_that_cannot_be_sent_is_shown_to_staff_and_nothing_is_published(
+    staff_client, reader, make_call, settings
+):
+    settings.EMAIL_BACKEND = "calls.tests.test_publishing.FailingEmailBackend"
+    call = make_call(reader, response_seconds=1.0)
+    response = staff_client.post(f"/calls/admin/{call.pk}/publish")
+    assert response.status_code == 502
+    assert "the caller could not be emailed" in response.content.decode()
+    assert Call.objects.filter(pk=call.pk).exists()
+    assert not Episode.objects.exists()

@@ -1,6 +1,7 @@
 """Staff: pending calls, listen, record or upload a response, publish (or discard)."""
 
 from functools import wraps
+from smtplib import SMTPException
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -93,6 +94,14 @@ def publish(request, call_id):
         return render_call(request, call, publish_error=str(error), status=409)
     except audio.AudioProcessingError as error:
         return render_call(request, call, publish_error=str(error), status=422)
+    except (SMTPException, OSError) as error:
+        # Nothing was published: the email is part of the publishing transaction.
+        return render_call(
+            request,
+            call,
+            publish_error=f"Nothing was published: the caller could not be emailed ({error}).",
+            status=502,
+        )
     messages.success(
         request, f"Published episode {episode.number}; {call.user.first_name} has been emailed."
     )

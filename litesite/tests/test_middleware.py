@@ -48,6 +48,12 @@ def readonly_write_view(request):
     return HttpResponse("unreachable")
 
 
+def session_write_view(request):
+    """Changes the session in a GET: Django saves it after the view, on the way out."""
+    request.session["seen"] = True
+    return HttpResponse("read")
+
+
 def disk_io_error_view(request):
     raise sqlite3.OperationalError("disk I/O error")  # what LiteFS's WAL refusal looks like
 
@@ -58,6 +64,7 @@ urlpatterns = [
     path("ensure", ensure_primary_view),
     path("readonly", readonly_write_view, name="readonly-write"),
     path("disk-io", disk_io_error_view),
+    path("session-write", session_write_view),
 ]
 
 
@@ -172,6 +179,26 @@ def test_a_disk_io_error_on_a_replica_is_replayed_too(client, fake_litefs):
     assert response.status_code == 409
 
 
+def test_a_session_that_cannot_be_saved_on_a_replica_is_replayed_not_a_400(
+    client, fake_litefs, monkeypatch
+):
+    from django.contrib.sessions.backends.base import UpdateError
+
+    def save_on_a_replica(self, must_create=False):
+        # What happens there: the UPDATE fails with SQLite's read-only error, which the
+        # middleware's execute wrapper notes, and the session store turns it into UpdateError
+        # (Django then answers 400 itself, on the way out).
+        litefs.current_state().readonly_error = sqlite3.OperationalError(
+            "attempt to write a readonly database"
+        )
+        raise UpdateError
+
+    monkeypatch.setattr("accounts.sessions.SessionStore.save", save_on_a_replica)
+    response = client.get("/session-write")
+    assert response.status_code == 409
+    assert replay_fields(response)["instance"] == "lhr-1"
+
+
 def test_a_readonly_error_on_the_primary_stays_an_error(client, fake_litefs):
     fake_litefs.make_primary()
     client.raise_request_exception = False
@@ -249,6 +276,14 @@ def test_every_response_says_where_it_was_served(client, fake_litefs):
     assert replayed["X-Litesite-Instance"] == "syd-1"
     fake_litefs.make_primary()
     assert client.get("/read")["X-Litesite-Primary"] == "true"
+
+
+def test_https_redirects_say_where_they_were_served_too(client, fake_litefs, settings):
+    # SecurityMiddleware (like WhiteNoise for static files) answers before ReplicationMiddleware.
+    settings.SECURE_SSL_REDIRECT = True
+    redirect = client.get("/read")
+    assert redirect.status_code == 301
+    assert redirect["X-Litesite-Instance"] == "syd-1"
 
 
 def test_standalone_every_request_is_served_here_and_says_so(client, settings):
@@ -349,6 +384,14 @@ def test_a_malformed_cookie_is_ignored_and_cleared(client, fake_litefs, value):
     assert response.status_code == 200
     assert response.cookies[litefs.TXID_COOKIE].value == ""
     assert response.cookies[litefs.TXID_COOKIE]["max-age"] == 0
+
+
+def test_a_write_with_a_malformed_cookie_gets_the_fresh_cookie(client, fake_litefs):
+    fake_litefs.make_primary(txid=7)
+    client.cookies[litefs.TXID_COOKIE] = "garbage"
+    response = client.post("/write")
+    assert response.cookies[litefs.TXID_COOKIE].value == "0000000000000007"
+    assert response.cookies[litefs.TXID_COOKIE]["max-age"] == 300
 
 
 def test_a_cookie_ahead_of_the_primary_itself_is_cleared_not_waited_on(client, fake_litefs):

@@ -67,10 +67,25 @@ def test_development_runs_without_a_secret_key(tmp_path):
         ({"EMAIL_URL": "pigeon://coop"}, "Invalid email schema pigeon"),
         ({"CACHEDB_MAX_ENTRIES": "lots"}, "invalid literal for int()"),
         ({"SECURE_SSL_REDIRECT": "sometimes"}, "SECURE_SSL_REDIRECT must be true or false"),
+        ({"LITEFS_TXID_WAIT_SECONDS": "-1"}, "LITEFS_TXID_WAIT_SECONDS must be 0 or more"),
+        # The site database must be the file LiteFS's -pos and .primary are named after.
+        ({"LITEFS_DIR": "/litefs"}, "DATABASE_URL must name site.sqlite3 directly inside"),
     ],
 )
 def test_bad_values_stop_start_up_with_a_clear_message(tmp_path, variables, message):
     assert message in failure_of(tmp_path, SECRET_KEY="k", **variables)
+
+
+def test_the_cache_database_may_not_live_in_the_litefs_mount(tmp_path):
+    mount = tmp_path / "litefs"
+    failure = failure_of(
+        tmp_path,
+        SECRET_KEY="k",
+        LITEFS_DIR=str(mount),
+        DATABASE_URL=f"sqlite:///{mount}/site.sqlite3",
+        CACHE_DATABASE_URL=f"sqlite:///{mount}/cache.sqlite3",
+    )
+    assert "CACHE_DATABASE_URL must be outside LITEFS_DIR" in failure
 
 
 def test_hosts_and_csrf_origins_follow_the_site_url(tmp_path):
