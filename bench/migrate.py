@@ -41,6 +41,12 @@ def parse_args():
     parser.add_argument("--sessions", type=int, default=9_000)
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument(
+        "--call-seconds",
+        type=int,
+        default=25,
+        help="length of each recording (25 s is ~1.5 MB of base64; 220 s is the site's 10 MB)",
+    )
+    parser.add_argument(
         "--ours-only", action="store_true", help="skip db-to-sqlite (for profiling this command)"
     )
     return parser.parse_args()
@@ -65,8 +71,8 @@ def db_to_sqlite() -> Path:
     return executable
 
 
-def recording(folder: Path) -> bytes:
-    """A real WAV of about 1.1 MB: its data URL is about 1.5 MB of base64."""
+def recording(folder: Path, *, seconds: int) -> bytes:
+    """A real mono 22 kHz WAV: 25 s is about 1.1 MB, a data URL of about 1.5 MB of base64."""
     path = folder / "call.wav"
     subprocess.run(
         [
@@ -77,7 +83,7 @@ def recording(folder: Path) -> bytes:
             "-f",
             "lavfi",
             "-i",
-            "sine=frequency=330:duration=25",
+            f"sine=frequency=330:duration={seconds}",
             "-ac",
             "1",
             "-ar",
@@ -170,7 +176,7 @@ def main() -> None:
                 f"Filling Postgres: {args.users:,} users, {args.sessions:,} sessions, "
                 f"{args.calls} calls, {args.reads:,} post reads ..."
             )
-            fill(url, args, recording(folder))
+            fill(url, args, recording(folder, seconds=args.call_seconds))
 
             env = dict(
                 os.environ,

@@ -18,7 +18,6 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -174,7 +173,11 @@ class BuildFile:
         conn = self.conn
         with (
             source.stream(table, after_id=last_id, skipped_ids=skipped_ids) as stream,
-            _prefetched(stream, chunk=1 if table is CALLS else 2_000) as prefetched,
+            # A recording can be 10 MB (13 MB as base64): read just one ahead, so memory stays
+            # bounded however large they are.
+            _prefetched(
+                stream, chunk=1 if table is CALLS else 2_000, depth=1 if table is CALLS else 8
+            ) as prefetched,
             progress.table(table.label, total=expected, done=rows_done) as counter,
         ):
             rows = self._derive(table, prefetched)
@@ -438,7 +441,7 @@ class CallDurations:
     """ffprobe every copied recording for its duration, in the background.
 
     The recordings are read back from the new file one at a time (memory stays flat however
-    many there are) by two worker threads while the post reads load; finish() writes the
+    many there are) by a worker thread while the post reads load; finish() writes the
     durations in one transaction. A recording ffprobe cannot read keeps 0 and is named in the
     run's notes. A resumed run probes again unless the durations were already written.
     """
@@ -465,13 +468,9 @@ class CallDurations:
             conn = sqlite3.connect(self.path, timeout=60)
             table, pk = quote(CALLS.db_table), quote(CALLS.pk_column)
             ids = [row[0] for row in conn.execute(f"SELECT {pk} FROM {table} ORDER BY {pk}")]
-            conn.close()
-            local = threading.local()
 
             def probe(call_id: str) -> tuple[str, float]:
-                if not hasattr(local, "conn"):
-                    local.conn = sqlite3.connect(self.path, timeout=60)
-                (audio,) = local.conn.execute(
+                (audio,) = conn.execute(
                     f"SELECT audio FROM {table} WHERE {pk} = ?", (call_id,)
                 ).fetchone()
                 try:
@@ -479,8 +478,11 @@ class CallDurations:
                 except (call_audio.NotAudio, call_audio.AudioProcessingError):
                     return call_id, 0.0
 
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                self.results = dict(pool.map(probe, ids))
+            # One at a time: each probe holds a whole recording in memory.
+            try:
+                self.results = dict(map(probe, ids))
+            finally:
+                conn.close()
         except BaseException as error:  # handed to finish(), on the main thread
             self.error = error
 

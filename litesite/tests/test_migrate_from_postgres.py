@@ -21,6 +21,8 @@ import pytest
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from litesite.postgres_import.source import LegacySource
+from litesite.postgres_import.verify import verify
 from litesite.tests import pg_server
 from litesite.tests.pg_server import (
     PROJECT_DIR,
@@ -472,3 +474,24 @@ def test_a_swap_is_refused_while_another_process_has_the_database_open_and_a_rer
     assert "is complete; verifying it again" in rerun.stdout
     assert "rows copied" not in rerun.stdout
     assert [r["id"] for r in rows(db, "SELECT id FROM accounts_user")] == [user["id"]]
+
+
+def test_verification_finds_a_copy_that_differs_from_postgres(legacy, tmp_path):
+    url, pg = legacy
+    user = insert_user(pg)
+    insert_post_read(pg, userId=user["id"], postSlug="sqlite-at-the-edge")
+    assert run_migrate_from_postgres(tmp_path, "--source", url).returncode == 0
+    copy = tmp_path / "site.sqlite3"
+    with sqlite3.connect(copy) as conn:  # one post read quietly altered after the copy
+        conn.execute("UPDATE blog_postread SET post_slug = 'something-else'")
+
+    source = LegacySource(url)
+    try:
+        verification = verify(source=source, path=copy, skipped={})
+    finally:
+        source.close()
+
+    assert not verification.ok
+    report = "\n".join(verification.lines())
+    assert "PostRead" in report and "MISMATCH" in report
+    assert [line for line in verification.lines() if line.startswith("User")][0].endswith("ok")
