@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -173,11 +173,11 @@ class BuildFile:
         conn = self.conn
         with (
             source.stream(table, after_id=last_id, skipped_ids=skipped_ids) as stream,
-            # A recording can be 10 MB (13 MB as base64): read just one ahead, so memory stays
-            # bounded however large they are.
-            _prefetched(
-                stream, chunk=1 if table is CALLS else 2_000, depth=1 if table is CALLS else 8
-            ) as prefetched,
+            # A recording can be 10 MB (13 MB as base64): read straight from the stream, one
+            # row in memory at a time, so memory stays bounded however large they are.
+            nullcontext(stream)
+            if table is CALLS
+            else _prefetched(stream, chunk=2_000) as prefetched,
             progress.table(table.label, total=expected, done=rows_done) as counter,
         ):
             rows = self._derive(table, prefetched)

@@ -8,6 +8,8 @@ any moment leaves the live database as it was, and a rerun picks up where the ki
 The moving parts live in litesite/postgres_import/.
 """
 
+import ctypes
+import ctypes.util
 import sys
 import time
 from pathlib import Path
@@ -91,6 +93,7 @@ class Command(BaseCommand):
         self.work_dir = self._work_dir(options["work_dir"])
         self.skip_file = self._skip_file(options["skip_invalid"])
         started = time.monotonic()
+        keep_large_buffers_off_the_heap()
         try:
             source = LegacySource(url)
         except ImportRefused as error:
@@ -326,3 +329,20 @@ def _inside_litefs(path: Path) -> bool:
     if not settings.LITEFS_DIR:
         return False
     return path.parent == Path(settings.LITEFS_DIR).resolve()
+
+
+def keep_large_buffers_off_the_heap() -> None:
+    """Give every buffer over 1 MiB back to the system as soon as it is freed.
+
+    Recordings pass through as 10-40 MB strings and bytes. glibc raises its mmap threshold after
+    the first such buffer is freed, and later ones then come from the heap, which it does not
+    shrink: memory would grow with the number of recordings instead of staying flat. Fixing the
+    threshold (M_MMAP_THRESHOLD) keeps them mmapped. Elsewhere than glibc, nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold = -3
+    mallopt(m_mmap_threshold, 1024 * 1024)
