@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -293,10 +294,17 @@ def get_post(slug: str) -> Post | None:
     return library.get(slug) if is_valid_slug(slug) else None
 
 
+# A compile that failed is not tried again for this long (per process, per file content): a
+# post that hangs the compiler would otherwise start a new stuck thread on every request.
+FAILED_COMPILE_RETRY_SECONDS = 60
+_failed_compiles: dict[str, tuple[float, str]] = {}  # key -> (retry after, reason)
+
+
 def compiled(post: Post) -> dict[str, Any]:
     """The post's HTML and friends, from cachedb or compiled within BLOG_COMPILE_TIMEOUT.
 
-    Raises compiler.CompileError when the compile fails or is too slow (logged here).
+    Raises compiler.CompileError when the compile fails or is too slow (logged here), and
+    again without retrying for FAILED_COMPILE_RETRY_SECONDS, unless the file changes.
     """
 
     def compile_now() -> dict[str, Any]:
@@ -312,11 +320,19 @@ def compiled(post: Post) -> dict[str, Any]:
         )
 
     key = f"blog:post:{post.slug}:{post.file_hash}:{compiler.COMPILER_VERSION}"
+    failed = _failed_compiles.get(key)
+    if failed is not None and time.monotonic() < failed[0]:
+        raise compiler.CompileError(failed[1])
     try:
         return cachified(key=key, get_fresh_value=compile_now, ttl=COMPILED_TTL)
     except (compiler.CompileError, OSError) as exc:
         logger.error("Post %s could not be compiled: %s", post.slug, exc)
+        _failed_compiles[key] = (time.monotonic() + FAILED_COMPILE_RETRY_SECONDS, str(exc))
         raise compiler.CompileError(str(exc)) from exc
+
+
+def forget_failed_compiles() -> None:
+    _failed_compiles.clear()
 
 
 def asset_path(post: Post, filename: str) -> Path | None:

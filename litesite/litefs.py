@@ -134,6 +134,7 @@ class _InfoCache:
     def __init__(self):
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, dict | None]] = {}
+        self._asking: set[str] = set()
 
     def get(self, api_url: str) -> dict | None:
         # A dict read is atomic; the lock only orders writers. This runs on every request
@@ -141,7 +142,17 @@ class _InfoCache:
         entry = self._entries.get(api_url)
         if entry and time.monotonic() - entry[0] < INFO_CACHE_SECONDS:
             return entry[1]
-        info = _fetch_info(api_url)
+        with self._lock:
+            if entry is not None and api_url in self._asking:
+                # Another thread is asking LiteFS right now: its last answer will do meanwhile,
+                # rather than every thread waiting on the API at once.
+                return entry[1]
+            self._asking.add(api_url)
+        try:
+            info = _fetch_info(api_url)
+        finally:
+            with self._lock:
+                self._asking.discard(api_url)
         with self._lock:
             self._entries[api_url] = (time.monotonic(), info)
         return info

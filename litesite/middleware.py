@@ -215,18 +215,21 @@ class ReplicationMiddleware:
             )
             return unavailable("The primary database is moving. Please retry shortly.")
 
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > MAX_REPLAY_BODY_BYTES:
+        length = request.META.get("CONTENT_LENGTH") or ""
+        # A chunked body announces no length: it may be any size, so Fly may not replay it.
+        chunked = not length and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        if chunked or (length.isdigit() and int(length) > MAX_REPLAY_BODY_BYTES):
             logger.warning(
-                "%s %s has a %s-byte body on replica %s; Fly cannot replay it to %s",
+                "%s %s has a %s body on replica %s; Fly cannot replay it to %s",
                 request.method,
                 request.path,
-                length,
+                "chunked" if chunked else f"{length}-byte",
                 node.instance_id,
                 target,
             )
             response = HttpResponse(
-                "This upload is larger than 1 MB and reached a read-only copy of the site, which "
+                "This upload is larger than 1 MB (or of unknown size) and reached a read-only "
+                "copy of the site, which "
                 "cannot forward it. Send it to the primary with the header "
                 f"fly-force-instance-id: {target}\n",
                 status=413,

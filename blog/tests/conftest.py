@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from accounts.models import Role, Team, User
+from blog import content
 from blog.fragments import fragments, pages
 from blog.models import PostRead
 
@@ -38,12 +39,14 @@ class ContentFolder:
 
 @pytest.fixture(autouse=True)
 def forget_rendered_html():
-    """Each test starts without remembered pages or fragments (they are per-process memos)."""
+    """Each test starts without remembered pages, fragments or failed compiles (per-process)."""
     fragments.clear()
     pages.clear()
+    content.forget_failed_compiles()
     yield
     fragments.clear()
     pages.clear()
+    content.forget_failed_compiles()
 
 
 @pytest.fixture

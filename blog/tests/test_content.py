@@ -127,6 +127,35 @@ def test_a_compile_over_the_time_bound_fails_only_that_post(
         gate.set()
 
 
+def test_a_failed_compile_is_not_retried_for_a_minute_unless_the_file_changes(
+    posts_dir, monkeypatch
+):
+    posts_dir.write("broken")
+    attempts = []
+
+    def fail(*args, **kwargs):
+        attempts.append(1)
+        raise ValueError("the compiler choked")
+
+    monkeypatch.setattr(compiler, "compile_markdown", fail)
+    for _ in range(3):
+        with pytest.raises(compiler.CompileError, match="choked"):
+            content.compiled(content.get_post("broken"))
+    assert len(attempts) == 1
+
+    posts_dir.write("broken", body="Fixed, or at least different.")
+    with pytest.raises(compiler.CompileError):
+        content.compiled(content.get_post("broken"))
+    assert len(attempts) == 2  # a new version of the file is tried at once
+
+    # A minute later (monotonic time, which the memo uses), it is tried again.
+    now = content.time.monotonic()
+    monkeypatch.setattr(content.time, "monotonic", lambda: now + 61)
+    with pytest.raises(compiler.CompileError):
+        content.compiled(content.get_post("broken"))
+    assert len(attempts) == 3
+
+
 def test_only_images_inside_the_post_folder_are_assets(posts_dir):
     posts_dir.write("pics")
     folder = posts_dir.folder("pics")

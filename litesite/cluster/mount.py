@@ -129,6 +129,9 @@ class Mount:
 
     def make_replica(self, primary: str | None) -> None:
         self.set_primary_file(primary)
+        if not self.lag_path.exists():
+            # As LiteFS shows it on a replica that has not synced yet.
+            self.write_lag(NEVER_SYNCED_LAG)
         if self.db_path.exists():
             self.db_path.chmod(0o444)
         self.path.chmod(0o555)

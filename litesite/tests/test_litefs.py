@@ -184,3 +184,40 @@ def test_templates_get_the_primarys_machine_id_for_uploads_that_bypass_replay(fa
     assert site(rf.get("/"))["PRIMARY_INSTANCE_ID"] == "syd-1"
     fake_litefs.make_replica(None)
     assert site(rf.get("/"))["PRIMARY_INSTANCE_ID"] is None
+
+
+def test_while_one_thread_asks_litefs_the_others_use_its_last_answer(monkeypatch):
+    import threading
+    import time
+
+    cache = litefs._InfoCache()
+    answers = iter([{"isPrimary": True}, {"isPrimary": False}])
+    asking, release = threading.Event(), threading.Event()
+
+    def fetch(api_url):
+        answer = next(answers)
+        if answer == {"isPrimary": False}:  # the second look-up hangs until released
+            asking.set()
+            release.wait(5)
+        return answer
+
+    monkeypatch.setattr(litefs, "_fetch_info", fetch)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    assert cache.get("http://api") == {"isPrimary": True}
+    clock[0] += litefs.INFO_CACHE_SECONDS + 1  # expired: the next caller asks again
+    slow = threading.Thread(target=cache.get, args=("http://api",))
+    slow.start()
+    assert asking.wait(5)
+    assert cache.get("http://api") == {"isPrimary": True}  # at once, not a second look-up
+    release.set()
+    slow.join(5)
+    assert cache.get("http://api") == {"isPrimary": False}
+
+
+def test_an_emulated_replica_that_never_synced_shows_litefs_s_never_synced_lag(tmp_path):
+    from litesite.cluster.mount import Mount
+
+    mount = Mount(tmp_path / "litefs", "site.sqlite3")
+    mount.make_replica("lhr-1")
+    assert (tmp_path / "litefs" / ".lag").read_bytes() == b"+2147483647\n"

@@ -255,6 +255,18 @@ def test_a_large_body_on_a_replica_gets_a_clear_error_instead_of_an_impossible_r
     assert "cannot replay" in caplog.text
 
 
+def test_a_chunked_body_of_unknown_size_on_a_replica_is_not_replayed_either(client, fake_litefs):
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/write", HTTP_TRANSFER_ENCODING="chunked")
+    del request.META["CONTENT_LENGTH"]
+    response = middleware.ReplicationMiddleware.to_primary(
+        request, litefs.Node.from_settings(), reason="POST writes"
+    )
+    assert response.status_code == 413
+    assert "fly-replay" not in response
+
+
 def test_a_body_of_exactly_one_megabyte_is_still_replayed(client, fake_litefs):
     body = b"x" * middleware.MAX_REPLAY_BODY_BYTES
     response = client.post("/write", data=body, content_type="application/octet-stream")
