@@ -34,6 +34,8 @@ from enum import Enum
 from functools import cache, cached_property, lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +212,20 @@ def _where(litefs_dir: str, db_name: str, api_url: str, machine_id: str, region:
     return Where(litefs_dir or None, db_name, api_url, machine_id or _machine_hostname(), region)
 
 
+_configured_where: Where | None = None
+_WHERE_SETTINGS = frozenset(
+    {"LITEFS_DIR", "LITEFS_DB_NAME", "LITEFS_API_URL", "FLY_MACHINE_ID", "FLY_REGION"}
+)
+
+
+@receiver(setting_changed)
+def _forget_where(*, setting, **kwargs):
+    """Settings change at run time only in tests (override_settings); follow them there."""
+    global _configured_where
+    if setting in _WHERE_SETTINGS:
+        _configured_where = None
+
+
 class Node:
     """What LiteFS says about this node. Each fact is read lazily and at most once."""
 
@@ -221,16 +237,18 @@ class Node:
 
     @classmethod
     def from_settings(cls) -> "Node":
-        # One cached look-up instead of path arithmetic on every request.
-        return cls(
-            _where(
+        # Worked out once, not five settings look-ups on every request (see _forget_where).
+        global _configured_where
+        where = _configured_where
+        if where is None:
+            where = _configured_where = _where(
                 settings.LITEFS_DIR,
                 settings.LITEFS_DB_NAME,
                 settings.LITEFS_API_URL,
                 settings.FLY_MACHINE_ID,
                 settings.FLY_REGION,
             )
-        )
+        return cls(where)
 
     @cached_property
     def _role_and_primary(self) -> tuple[Role, str | None]:
