@@ -15,6 +15,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import import_module
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -80,6 +81,17 @@ def recording(tmp_path, *, seconds: int, codec: list[str], name: str) -> bytes:
         check=True,
     )
     return path.read_bytes()
+
+
+def migrated_site_database(folder: Path, *, env: dict | None = None) -> Path:
+    """The site's database in `folder`, migrated and empty, as a deploy leaves it."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=PROJECT_DIR,
+        env=env or command_env(folder),
+        check=True,
+    )
+    return folder / "site.sqlite3"
 
 
 def data_url(mime: str, audio: bytes) -> str:
@@ -190,12 +202,7 @@ def test_every_column_round_trips_into_sqlite(legacy, tmp_path):
     # Secondary indexes were dropped for the load; the schema ends as a fresh migrate makes it.
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR,
-        env=command_env(fresh),
-        check=True,
-    )
+    migrated_site_database(fresh)
     schema = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name"
     assert [tuple(r) for r in rows(db, schema)] == [
         tuple(r) for r in rows(fresh / "site.sqlite3", schema)
@@ -249,13 +256,7 @@ def test_a_dry_run_with_problems_lists_them_and_fails(legacy, tmp_path):
 def test_a_target_holding_site_data_is_refused_unless_replace_is_given(legacy, tmp_path):
     url, pg = legacy
     newcomer = insert_user(pg)
-    db = tmp_path / "site.sqlite3"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR,
-        env=command_env(tmp_path),
-        check=True,
-    )
+    db = migrated_site_database(tmp_path)
     conn = sqlite3.connect(db)
     conn.execute(
         "INSERT INTO accounts_user (id, email, first_name, role, team, created_at, updated_at) "
@@ -399,12 +400,7 @@ def litefs_env(tmp_path, api_url: str) -> tuple[dict, os.PathLike]:
         LITEFS_API_URL=api_url,
         DATABASE_URL=f"sqlite:///{mount / 'site.sqlite3'}",
     )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR,
-        env=env,
-        check=True,
-    )
+    migrated_site_database(mount, env=env)
     return env, mount
 
 
@@ -451,13 +447,7 @@ def test_a_swap_is_refused_while_another_process_has_the_database_open_and_a_rer
 ):
     url, pg = legacy
     user = insert_user(pg)
-    db = tmp_path / "site.sqlite3"
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=PROJECT_DIR,
-        env=command_env(tmp_path),
-        check=True,
-    )
+    db = migrated_site_database(tmp_path)
     server = sqlite3.connect(db)  # a web server's connection, say
     server.execute("SELECT count(*) FROM accounts_user").fetchone()
 
