@@ -29,7 +29,7 @@ import psycopg
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from litesite.tests.pg_server import start_postgres  # noqa: E402
+from litesite.tests.pg_server import sine_recording, start_postgres  # noqa: E402
 
 TOOLS_VENV = PROJECT_DIR / "var" / "bench" / "db-to-sqlite-venv"
 
@@ -69,30 +69,6 @@ def db_to_sqlite() -> Path:
             check=True,
         )
     return executable
-
-
-def recording(folder: Path, *, seconds: int) -> bytes:
-    """A real mono 22 kHz WAV: 25 s is about 1.1 MB, a data URL of about 1.5 MB of base64."""
-    path = folder / "call.wav"
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=330:duration={seconds}",
-            "-ac",
-            "1",
-            "-ar",
-            "22050",
-            str(path),
-        ],
-        check=True,
-    )
-    return path.read_bytes()
 
 
 def fill(url: str, args, audio: bytes) -> None:
@@ -176,7 +152,14 @@ def main() -> None:
                 f"Filling Postgres: {args.users:,} users, {args.sessions:,} sessions, "
                 f"{args.calls} calls, {args.reads:,} post reads ..."
             )
-            fill(url, args, recording(folder, seconds=args.call_seconds))
+            # Mono 22 kHz WAV: 25 s is about 1.1 MB, a data URL of about 1.5 MB of base64.
+            audio = sine_recording(
+                folder,
+                seconds=args.call_seconds,
+                codec=["-ac", "1", "-ar", "22050"],
+                name="call.wav",
+            )
+            fill(url, args, audio)
 
             env = dict(
                 os.environ,

@@ -236,6 +236,27 @@ def _insert(conn, table: str, row: dict) -> None:
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
+def sine_recording(folder: Path, *, seconds: int, codec: list[str], name: str) -> bytes:
+    """A real audio file made by ffmpeg, for the legacy "Call" table's recordings."""
+    path = folder / name
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            *codec,
+            str(path),
+        ],
+        check=True,
+    )
+    return path.read_bytes()
+
+
 def command_env(folder: Path, **extra: str) -> dict[str, str]:
     """Environment for manage.py with the site database in `folder` (and its cache beside it)."""
     env = dict(os.environ)

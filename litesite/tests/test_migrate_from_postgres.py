@@ -33,6 +33,7 @@ from litesite.tests.pg_server import (
     insert_session,
     insert_user,
     run_migrate_from_postgres,
+    sine_recording,
 )
 
 pytestmark = pytest.mark.postgres
@@ -62,27 +63,6 @@ def rows(path, query: str, params=()) -> list[sqlite3.Row]:
         conn.close()
 
 
-def recording(tmp_path, *, seconds: int, codec: list[str], name: str) -> bytes:
-    """A real audio file made by ffmpeg."""
-    path = tmp_path / name
-    subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={seconds}",
-            *codec,
-            str(path),
-        ],
-        check=True,
-    )
-    return path.read_bytes()
-
-
 def migrated_site_database(folder: Path, *, env: dict | None = None) -> Path:
     """The site's database in `folder`, migrated and empty, as a deploy leaves it."""
     subprocess.run(
@@ -106,8 +86,8 @@ def legacy(legacy_source):
 
 def test_every_column_round_trips_into_sqlite(legacy, tmp_path):
     url, pg = legacy
-    wav = recording(tmp_path, seconds=30, codec=["-ac", "1", "-ar", "44100"], name="long.wav")
-    webm = recording(tmp_path, seconds=3, codec=["-c:a", "libopus"], name="short.webm")
+    wav = sine_recording(tmp_path, seconds=30, codec=["-ac", "1", "-ar", "44100"], name="long.wav")
+    webm = sine_recording(tmp_path, seconds=3, codec=["-c:a", "libopus"], name="short.webm")
     assert len(base64.b64encode(wav)) > 3_000_000  # multi-megabyte base64
 
     unicode_user = insert_user(
