@@ -73,6 +73,14 @@ class Post:
         index = reverse("blog:index")
         return [(name, f"{index}?{urlencode({'category': name})}") for name in self.categories]
 
+    @cached_property
+    def topics(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Categories and keywords, lower-cased, for comparing posts."""
+        return (
+            frozenset(category.lower() for category in self.categories),
+            frozenset(keyword.lower() for keyword in self.keywords),
+        )
+
     @property
     def published_at(self) -> dt.datetime:
         return dt.datetime.combine(self.date, dt.time(12, 0), tzinfo=dt.UTC)
@@ -184,6 +192,8 @@ class Catalog:
         # Computed once per change of the files, not per request.
         self.listed = [post for post in self.newest_first if post.listed]
         self.with_drafts = [post for post in self.newest_first if not post.unlisted]
+        # Results derived from these posts alone (recommendations), kept as long as they are.
+        self.memo: dict = {}
 
     def get(self, slug: str) -> Post | None:
         return self.by_slug.get(slug) if is_valid_slug(slug) else None
@@ -220,16 +230,19 @@ class PostLibrary:
             entries = os.scandir(root)
         except (FileNotFoundError, NotADirectoryError):
             return found
+        # This loop runs on every request that lists posts: kept to one stat per post.
+        stat, valid = os.stat, SLUG.fullmatch
         with entries:
             for entry in entries:
-                if not is_valid_slug(entry.name):
+                name = entry.name
+                if len(name) > 200 or not valid(name):
                     continue
-                path = os.path.join(entry.path, "index.md")
+                path = f"{entry.path}/index.md"
                 try:
-                    stat = os.stat(path)
+                    info = stat(path)
                 except (FileNotFoundError, NotADirectoryError):
                     continue
-                found[entry.name] = (path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+                found[name] = (path, (info.st_ino, info.st_size, info.st_mtime_ns))
         return found
 
     def get(self, slug: str) -> Post | None:

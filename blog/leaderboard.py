@@ -140,25 +140,32 @@ def compute_overall(*, now: dt.datetime | None = None) -> dict[str, Any]:
     return standings
 
 
-LATEST_READ_SQL = "SELECT MAX(created_at) FROM {reads} WHERE post_slug = %s"
+POST_STAMPS_SQL = (
+    "SELECT (SELECT MAX(created_at) FROM {reads} WHERE post_slug = %s),"
+    " (SELECT version FROM {versions} WHERE id = 1)"
+)
 
 
-def latest_read_of_post(slug: str) -> str | None:
-    """When the post was last read, as stored (one probe of the post_slug, created_at index).
+def post_stamps(slug: str) -> tuple[str | None, int]:
+    """When the post was last read (as stored) and the standings version, in one statement:
+    one probe of the post_slug, created_at index and one primary-key lookup.
 
     Plain SQL: this runs on every view of a post, and only serves as a version stamp.
     """
+    sql = POST_STAMPS_SQL.format(
+        reads=PostRead._meta.db_table, versions=StandingsVersion._meta.db_table
+    )
     with connection.cursor() as cursor:
-        cursor.execute(LATEST_READ_SQL.format(reads=PostRead._meta.db_table), [slug])
-        return cursor.fetchone()[0]
+        cursor.execute(sql, [slug])
+        latest_read, version = cursor.fetchone()
+    return latest_read, version or 0
 
 
 def compute_for_post(*, slug: str, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     # Taken first: a read landing during the counts below makes the entry look older than it
     # is, so it is recomputed once more, never trusted stale.
-    latest_read = latest_read_of_post(slug)
-    version = standings_version()
+    latest_read, version = post_stamps(slug)
     standings = rank(
         active=active_members_by_team(now=now),
         reads=recent_reads_of_post_by_team(now=now, slug=slug),
@@ -181,8 +188,7 @@ def overall_standings() -> dict[str, Any]:
 
 
 def post_standings(*, slug: str) -> dict[str, Any]:
-    latest_read = latest_read_of_post(slug)
-    version = standings_version()
+    latest_read, version = post_stamps(slug)
     return cachified(
         key=post_key(slug),
         get_fresh_value=lambda: compute_for_post(slug=slug),

@@ -53,61 +53,56 @@ def reader_from_request(request) -> Reader:
 def record_read(*, reader: Reader, slug: str) -> bool:
     """Record that `reader` read post `slug`, unless they did within READ_WINDOW.
 
-    Returns whether a read was recorded. The check and the insert share one transaction; with
-    SQLite's IMMEDIATE transaction mode BEGIN takes the write lock, so concurrent reports of the
+    Returns whether a read was recorded. The check and the insert are one SQL statement, and
+    SQLite takes the write lock when a writing statement starts, so concurrent reports of the
     same read queue behind each other and exactly one of them inserts.
     """
     if not reader.known:
         raise ValueError("an anonymous read needs a client_id")
     # Threads of this process queue here, and are woken the moment the lock is free. Left to
     # SQLite, a writer that finds the lock taken polls it from the busy handler, sleeping 1, 2,
-    # 5, 10... ms between tries, which under load costs far more than the write itself. The
-    # transaction below still serialises writers across processes.
+    # 5, 10... ms between tries, which under load costs far more than the write itself. SQLite's
+    # own lock still serialises writers across processes.
     with _writer:
-        return _insert_unless_recent(reader=reader, slug=slug)
+        if reader.user is None:
+            # Anonymous reads never move a team: the statement is its own transaction. SQLite
+            # holds the write lock only while the statement runs, with Python's GIL released,
+            # so no other thread of this process can stretch the time other processes wait.
+            return _insert_unless_recent(reader=reader, slug=slug)
+        with transaction.atomic():
+            recorded = _insert_unless_recent(reader=reader, slug=slug)
+            if recorded:
+                leaderboard.standings_changed()
+        return recorded
 
 
 # The hottest write of the site, in plain SQL: the ORM's query building cost several times the
-# statements themselves. Same tables, columns and indexes as the PostRead model.
-_RECENT_BY_USER = (
-    "SELECT 1 FROM blog_postread WHERE user_id = %s AND post_slug = %s AND created_at >= %s LIMIT 1"
-)
-_RECENT_BY_CLIENT = (
-    "SELECT 1 FROM blog_postread WHERE client_id = %s AND user_id IS NULL AND post_slug = %s "
-    "AND created_at >= %s LIMIT 1"
-)
-_INSERT = (
+# statement itself. Same tables, columns and indexes as the PostRead model.
+_INSERT_UNLESS_RECENT = (
     "INSERT INTO blog_postread (id, created_at, user_id, client_id, post_slug) "
-    "VALUES (%s, %s, %s, %s, %s)"
+    "SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS ("
+    " SELECT 1 FROM blog_postread WHERE {reader} AND post_slug = %s AND created_at >= %s"
+    ")"
 )
+_INSERT_FOR_USER = _INSERT_UNLESS_RECENT.format(reader="user_id = %s")
+_INSERT_FOR_CLIENT = _INSERT_UNLESS_RECENT.format(reader="client_id = %s AND user_id IS NULL")
 
 
 def _insert_unless_recent(*, reader: Reader, slug: str) -> bool:
-    """One IMMEDIATE transaction: look for a read within READ_WINDOW, insert one if none."""
+    """One statement: insert a read unless the reader has one of `slug` within READ_WINDOW."""
     now = timezone.now()
     field = PostRead._meta.get_field("created_at")
     since = field.get_db_prep_value(now - READ_WINDOW, connection)
-    if reader.user is not None:
-        check, params = _RECENT_BY_USER, [reader.user.pk, slug, since]
+    user_id = None if reader.user is None else reader.user.pk
+    client_id = None if user_id is not None else reader.client_id
+    row = [new_uuid(), field.get_db_prep_value(now, connection), user_id, client_id, slug]
+    if user_id is not None:
+        sql, recent = _INSERT_FOR_USER, [user_id, slug, since]
     else:
-        check, params = _RECENT_BY_CLIENT, [reader.client_id, slug, since]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(check, params)
-        if cursor.fetchone() is not None:
-            return False
-        cursor.execute(
-            _INSERT,
-            [
-                new_uuid(),
-                field.get_db_prep_value(now, connection),
-                None if reader.user is None else reader.user.pk,
-                None if reader.user is not None else reader.client_id,
-                slug,
-            ],
-        )
-        if reader.user is not None:  # anonymous reads never move a team
-            leaderboard.standings_changed()
-    return True
+        sql, recent = _INSERT_FOR_CLIENT, [client_id, slug, since]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, row + recent)
+        return cursor.rowcount == 1
 
 
 def claim_anonymous_reads(*, client_id: str, user) -> int:

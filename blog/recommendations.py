@@ -1,28 +1,36 @@
 """Three posts to read next: related to this one, not read yet, never drafts or unlisted."""
 
-from blog.content import Post
+from blog.content import Catalog, Post
 
 COUNT = 3
 
 
 def _score(post: Post, *, like: Post) -> int:
     """Shared categories weigh more than shared keywords; ties go to the newer post."""
-    categories = {category.lower() for category in like.categories}
-    keywords = {keyword.lower() for keyword in like.keywords}
-    return 3 * len(categories & {c.lower() for c in post.categories}) + len(
-        keywords & {k.lower() for k in post.keywords}
-    )
+    return 3 * len(like.topics[0] & post.topics[0]) + len(like.topics[1] & post.topics[1])
+
+
+def related(post: Post, *, catalog: Catalog) -> list[Post]:
+    """Every listed post but this one, most related first. Worked out once per post and per
+    version of the files (the catalog is replaced when a file changes), not per request."""
+    memo = catalog.memo.get(("related", post.slug))
+    if memo is None:
+        memo = sorted(
+            (candidate for candidate in catalog.listed if candidate.slug != post.slug),
+            key=lambda candidate: (_score(candidate, like=post), candidate.date),
+            reverse=True,
+        )
+        catalog.memo[("related", post.slug)] = memo
+    return memo
 
 
 def recommend(
-    *, post: Post, candidates: list[Post], exclude_slugs: set[str], count: int = COUNT
+    *, post: Post, catalog: Catalog, exclude_slugs: set[str], count: int = COUNT
 ) -> list[Post]:
-    eligible = [
-        candidate
-        for candidate in candidates
-        if candidate.listed and candidate.slug != post.slug and candidate.slug not in exclude_slugs
-    ]
-    eligible.sort(
-        key=lambda candidate: (_score(candidate, like=post), candidate.date), reverse=True
-    )
-    return eligible[:count]
+    chosen = []
+    for candidate in related(post, catalog=catalog):
+        if candidate.slug not in exclude_slugs:
+            chosen.append(candidate)
+            if len(chosen) == count:
+                break
+    return chosen

@@ -64,7 +64,7 @@ def post_detail(request, slug):
         "has_read": post.slug in read_slugs,
         "standings": leaderboard.post_standings(slug=post.slug),
         "recommended": recommendations.recommend(
-            post=post, candidates=catalog.listed, exclude_slugs=read_slugs
+            post=post, catalog=catalog, exclude_slugs=read_slugs
         ),
         "required_ms": post.report_after_ms,
     }
