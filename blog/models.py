@@ -48,6 +48,9 @@ class PostRead(models.Model):
         null=True,
         blank=True,
         related_name="post_reads",
+        # The (user, created_at) index below serves every look-up by user; Django's own index
+        # on the column would only add work to every write and to integrity checks.
+        db_index=False,
     )
     # NULL, not "", for "no client": the migrated data and the indexes below rely on it.
     client_id = models.CharField(max_length=36, null=True, blank=True)  # noqa: DJ001
@@ -63,11 +66,20 @@ class PostRead(models.Model):
             models.Index(
                 fields=["post_slug", "created_at", "user"], name="postread_slug_created_user"
             ),
-            # Team rankings (active members, recent reads) and a user's read list.
-            models.Index(fields=["user", "created_at"], name="postread_user_created"),
+            # Team rankings (active members, recent reads) and a user's read list. Partial, as
+            # is the next one: every query names the user (or client), so rows without one
+            # would only be dead weight; SQLite uses a partial index when the query's
+            # `column = value` implies the index's `column IS NOT NULL`.
+            models.Index(
+                fields=["user", "created_at"],
+                name="postread_user_created",
+                condition=models.Q(user__isnull=False),
+            ),
             # The 7-day rule for anonymous readers, and claiming them at sign-in.
             models.Index(
-                fields=["client_id", "post_slug", "created_at"], name="postread_client_slug_created"
+                fields=["client_id", "post_slug", "created_at"],
+                name="postread_client_slug_created",
+                condition=models.Q(client_id__isnull=False),
             ),
             models.Index(fields=["created_at"], name="postread_created"),
         ]

@@ -11,6 +11,8 @@ nothing committed (the OS still has the writes), and an OS crash mid-build can o
 scratch file, which the verification would then reject. The live database is never touched here.
 """
 
+import ctypes
+import ctypes.util
 import json
 import os
 import queue
@@ -18,7 +20,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -160,7 +162,10 @@ class BuildFile:
         skipped_ids: list[str],
         progress: Progress,
         batch_rows: int,
+        rows: Iterator[tuple] | None = None,
     ) -> None:
+        """Copy `table` from `source`, resuming after the last committed id. `rows`, when given,
+        is that table's stream, opened earlier by stream()."""
         last_id, rows_done, done = self.state(table)
         if done:
             progress.write(f"{table.label}: already copied ({rows_done:,} rows)")
@@ -172,12 +177,9 @@ class BuildFile:
         )
         conn = self.conn
         with (
-            source.stream(table, after_id=last_id, skipped_ids=skipped_ids) as stream,
-            # A recording can be 10 MB (13 MB as base64): read straight from the stream, one
-            # row in memory at a time, so memory stays bounded however large they are.
-            nullcontext(stream)
-            if table is CALLS
-            else _prefetched(stream, chunk=2_000) as prefetched,
+            nullcontext(rows)
+            if rows is not None
+            else self.stream(table, source=source, skipped_ids=skipped_ids) as prefetched,
             progress.table(table.label, total=expected, done=rows_done) as counter,
         ):
             rows = self._derive(table, prefetched)
@@ -211,6 +213,23 @@ class BuildFile:
                     counter.committed(batch.count)
                 if batch.exhausted:
                     break
+
+    def stream(self, table: LegacyTable, *, source: LegacySource, skipped_ids: list[str]):
+        """The rows still to copy, read from Postgres in a second thread (see _prefetched).
+
+        Opened before its turn (on a connection of its own), a table's COPY is sorted and
+        under way while the tables before it are copied.
+        """
+        last_id = self.state(table)[0]
+
+        def open_rows():
+            return source.stream(table, after_id=last_id, skipped_ids=skipped_ids)
+
+        if table is CALLS:
+            # A recording can be 10 MB (13 MB as base64): read straight from the stream, one
+            # row in memory at a time, so memory stays bounded however large they are.
+            return open_rows()
+        return _prefetched(open_rows, chunk=2_000)
 
     def _derive(self, table: LegacyTable, rows: Iterator[tuple]):
         if table is SESSIONS:
@@ -250,12 +269,24 @@ class BuildFile:
         with open(self.path, "rb") as handle:
             os.fsync(handle.fileno())
 
+    def release_memory(self) -> None:
+        """Hand the build connection's page cache back to the system before verification,
+        which needs the memory for its own. The connection stays open for finalize()."""
+        self.conn.execute("PRAGMA shrink_memory")
+        _trim_heap()
+
     def close(self) -> None:
         self.conn.close()
 
     def discard(self) -> None:
         self.conn.close()
         remove_database_file(self.path)
+
+
+def _trim_heap() -> None:
+    """Return freed heap memory to the system (glibc keeps it otherwise); no-op elsewhere."""
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -326,27 +357,28 @@ def _columns_with_defaults(table: LegacyTable):
 
 
 @contextmanager
-def _prefetched(rows: Iterator[tuple], *, chunk: int, depth: int = 8):
-    """Read the COPY stream in a second thread, `depth` chunks ahead of the inserts.
+def _prefetched(open_rows: Callable[[], AbstractContextManager], *, chunk: int, depth: int = 8):
+    """Open and read a COPY stream in a second thread, `depth` chunks ahead of the inserts.
 
     Parsing Postgres's rows and inserting into SQLite then overlap: psycopg and sqlite3 both
-    release the GIL while they wait on the server or step the statement. The thread is always
-    joined before the COPY is closed, so the connection is never used by two threads at once.
+    release the GIL while they wait on the server or step the statement. The stream is opened
+    and closed in that thread, so its connection is never used by two threads at once.
     """
     handoff: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            batch = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= chunk:
-                    if not _offer(handoff, batch, stop):
-                        return
-                    batch = []
-            _offer(handoff, batch, stop)
-            _offer(handoff, _END, stop)
+            with open_rows() as rows:
+                batch = []
+                for row in rows:
+                    batch.append(row)
+                    if len(batch) >= chunk:
+                        if not _offer(handoff, batch, stop):
+                            return
+                        batch = []
+                _offer(handoff, batch, stop)
+                _offer(handoff, _END, stop)
         except BaseException as error:  # re-raised in the consuming thread
             _offer(handoff, error, stop)
 

@@ -1,16 +1,22 @@
 """The old site's Postgres database, read-only: schema check, counts, problem rows, streams.
 
 Everything runs inside one REPEATABLE READ, READ ONLY transaction, so the checks, the copy and
-the verification all see the same snapshot even if the old site is still taking writes.
+the verification all see the same snapshot even if the old site is still taking writes. Work
+done in parallel (checks of several tables, checksums computed while the copy runs) goes
+through worker connections that adopt that transaction's exported snapshot, as pg_dump --jobs
+does, so they too see exactly the rows that are copied.
 Rows are streamed with COPY in byte order of their ids (COLLATE "C", the order SQLite's BINARY
 collation uses), which is what makes a killed run resumable from the last committed id.
 """
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import psycopg
 from psycopg import sql as pgsql
@@ -22,6 +28,7 @@ from .tables import LEGACY_TABLES, ORM_BOOKKEEPING, USERS, LegacyTable, quote
 TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CONNECT_TIMEOUT_SECONDS = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,9 +67,11 @@ def _conninfo(url: str) -> dict:
 
 
 class LegacySource:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, snapshot: str | None = None):
         params = _conninfo(url)
+        self.url = url
         self.description = describe_url(url)
+        self._snapshot = snapshot
         where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
         try:
             self.conn = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
@@ -70,6 +79,9 @@ class LegacySource:
             raise ImportRefused(_connection_failure(error, where=where, params=params)) from None
         self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         self.conn.read_only = True
+        if snapshot is not None:
+            # Must come first in the transaction, before anything takes a snapshot of its own.
+            self.conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
         # Naive timestamps hold UTC; an aware column must be read as UTC too.
         self.conn.execute("SET TIME ZONE 'UTC'")
         self.server_version = self.conn.execute("SHOW server_version").fetchone()[0]
@@ -81,6 +93,25 @@ class LegacySource:
     def close(self) -> None:
         self.conn.rollback()
         self.conn.close()
+
+    def worker(self) -> "LegacySource":
+        """Another connection that sees exactly this one's snapshot, for work in another thread.
+
+        The snapshot stays importable while this connection's transaction is open, that is,
+        for the whole run. The caller closes the worker.
+        """
+        if self._snapshot is None:
+            self._snapshot = self.conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        return LegacySource(self.url, snapshot=self._snapshot)
+
+    @contextmanager
+    def workers(self, count: int) -> Iterator["WorkerPool"]:
+        """`count` threads, each with its own worker connection; closed on leaving."""
+        pool = WorkerPool(self, count)
+        try:
+            yield pool
+        finally:
+            pool.close()
 
     # --- schema ---------------------------------------------------------------------------
     def check_schema(self) -> SchemaReport:
@@ -226,6 +257,39 @@ class LegacySource:
         )
         count, digest = self.conn.execute(query, {"skipped": skipped_ids}).fetchone()
         return count, digest
+
+
+class WorkerPool:
+    """Run `fn(source, *args)` on a worker connection in another thread; returns a Future.
+
+    Each thread opens its worker connection on first use and keeps it, so a psycopg
+    connection is never used by two threads at once.
+    """
+
+    def __init__(self, source: LegacySource, count: int):
+        self._source = source
+        self._local = threading.local()
+        self._opened: list[LegacySource] = []
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="postgres")
+
+    def submit(self, fn: Callable[..., T], *args, **kwargs) -> "Future[T]":
+        return self._pool.submit(self._call, fn, *args, **kwargs)
+
+    def _call(self, fn, *args, **kwargs):
+        worker = getattr(self._local, "source", None)
+        if worker is None:
+            worker = self._source.worker()
+            self._local.source = worker
+            with self._lock:
+                self._opened.append(worker)
+        return fn(worker, *args, **kwargs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for worker in self._opened:
+            with suppress(psycopg.Error):
+                worker.close()
 
 
 def _connection_failure(error: psycopg.OperationalError, *, where: str, params: dict) -> str:

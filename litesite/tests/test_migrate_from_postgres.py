@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from litesite.postgres_import.source import LegacySource
+from litesite.postgres_import.tables import POST_READS
 from litesite.postgres_import.verify import verify
 from litesite.tests import pg_server
 from litesite.tests.pg_server import (
@@ -465,3 +466,26 @@ def test_verification_finds_a_copy_that_differs_from_postgres(legacy, tmp_path):
     report = "\n".join(verification.lines())
     assert "PostRead" in report and "MISMATCH" in report
     assert [line for line in verification.lines() if line.startswith("User")][0].endswith("ok")
+
+
+def test_worker_connections_see_the_runs_snapshot_not_later_writes(legacy):
+    """Checks and checksums run on worker connections while the copy runs: they must see the
+    very rows the copy sees, even when the old site writes in the meantime."""
+    url, pg = legacy
+    user = insert_user(pg)
+    insert_post_read(pg, userId=user["id"])
+    source = LegacySource(url)
+    try:
+        before = source.count(POST_READS)
+        insert_post_read(pg, userId=user["id"])  # the old site is still taking writes
+        with source.workers(2) as workers:
+            counted = [workers.submit(LegacySource.count, POST_READS).result() for _ in range(3)]
+        later = LegacySource(url)
+        try:
+            now = later.count(POST_READS)
+        finally:
+            later.close()
+    finally:
+        source.close()
+
+    assert (before, counted, now) == (1, [1, 1, 1], 2)

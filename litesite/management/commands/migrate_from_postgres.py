@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -147,8 +148,16 @@ class Command(BaseCommand):
                 raise ImportRefused(message[0].upper() + message[1:] + ".")
             blockers.append(message)
 
+        # Worker connections share the run's snapshot: the checks of the larger tables run side
+        # by side, and Postgres computes its checksums while the copy runs.
+        with source.workers(3) as workers:
+            self._migrate(source, workers, options, blockers=blockers, started=started)
+
+    def _migrate(self, source, workers, options, *, blockers: list[str], started: float) -> None:
+        """Check every row, copy, verify and swap in (or stop at the check on a dry run)."""
+        dry_run, replace = options["dry_run"], options["replace"]
         began = time.monotonic()
-        counts, problems = self._check_rows(source)
+        counts, problems = self._check_rows(source, workers)
         self.stdout.write(f"Checked every row in {time.monotonic() - began:.1f}s.")
         skipped = _ids_by_table(problems)
         if problems:
@@ -174,11 +183,20 @@ class Command(BaseCommand):
             written = write_rejected(self.skip_file, source=source, problems=problems)
             self.stdout.write(f"Wrote the {written:,} rejected row(s) to {self.skip_file}.")
 
+        source_checksums = {
+            table.source: workers.submit(
+                LegacySource.checksum, table, skipped_ids=skipped.get(table.source, [])
+            )
+            for table in LEGACY_TABLES
+        }
         notes: list[str] = []
         build = self._build(source, counts=counts, skipped=skipped, options=options, notes=notes)
         self.stdout.write("Verifying ...")
         began = time.monotonic()
-        verification = verify(source=source, path=build.path, skipped=skipped)
+        build.release_memory()
+        verification = verify(
+            source=source, path=build.path, skipped=skipped, source_checksums=source_checksums
+        )
         self.stdout.write(f"Verified in {time.monotonic() - began:.1f}s:")
         for line in verification.lines():
             self.stdout.write(f"  {line}")
@@ -210,18 +228,27 @@ class Command(BaseCommand):
             )
         )
 
-    def _check_rows(self, source: LegacySource) -> tuple[dict[str, int], list[Problem]]:
+    def _check_rows(self, source: LegacySource, workers) -> tuple[dict[str, int], list[Problem]]:
+        """Counts and problem rows of every table. Users first: the other tables' rows whose
+        user is rejected are rejected too; then the others side by side."""
+        self.stdout.write(f"{'table':<10} {'rows':>10} {'problems':>9}")
+        user_problems = source.problems(USERS, skipped_users=[])
+        skipped_users = [problem.id for problem in user_problems]
+        pending = {
+            table: workers.submit(_count_and_problems, table, skipped_users=skipped_users)
+            for table in LEGACY_TABLES
+            if table is not USERS
+        }
         counts: dict[str, int] = {}
         problems: list[Problem] = []
-        skipped_users: list[str] = []
-        self.stdout.write(f"{'table':<10} {'rows':>10} {'problems':>9}")
         for table in LEGACY_TABLES:
-            counts[table.source] = source.count(table)
-            found = source.problems(table, skipped_users=skipped_users)
             if table is USERS:
-                skipped_users = [problem.id for problem in found]
+                count, found = source.count(USERS), user_problems
+            else:
+                count, found = pending[table].result()
+            counts[table.source] = count
             problems += found
-            self.stdout.write(f"{table.source:<10} {counts[table.source]:>10,} {len(found):>9,}")
+            self.stdout.write(f"{table.source:<10} {count:>10,} {len(found):>9,}")
         return counts, problems
 
     def _report_problems(self, problems: list[Problem], *, skipping: bool, dry_run: bool) -> None:
@@ -266,29 +293,40 @@ class Command(BaseCommand):
         )
         progress = Progress.for_terminal(write=self.stdout.write, stream=sys.stderr)
         durations = None
-        for table in LEGACY_TABLES:
-            ids = skipped.get(table.source, [])
-            build.load(
-                table,
-                source=source,
-                expected=counts[table.source] - len(ids),
-                skipped_ids=ids,
-                progress=progress,
-                batch_rows=options["batch_size"],
-            )
-            if table is CALLS and build.durations_pending():
-                # ffprobe works through the recordings while the post reads load.
-                durations = build.probe_call_durations(notes=notes)
+        with ExitStack() as streams:
+            # The largest table's COPY starts now, on a worker connection, so that Postgres
+            # sorts it by id while the smaller tables are copied.
+            early = {}
+            last = LEGACY_TABLES[-1]
+            if not build.state(last)[2]:
+                worker = streams.enter_context(_closing(source.worker()))
+                early[last] = streams.enter_context(
+                    build.stream(last, source=worker, skipped_ids=skipped.get(last.source, []))
+                )
+            for table in LEGACY_TABLES:
+                ids = skipped.get(table.source, [])
+                build.load(
+                    table,
+                    source=source,
+                    rows=early.get(table),
+                    expected=counts[table.source] - len(ids),
+                    skipped_ids=ids,
+                    progress=progress,
+                    batch_rows=options["batch_size"],
+                )
+                if table is CALLS and build.durations_pending():
+                    # ffprobe works through the recordings while the post reads load.
+                    durations = build.probe_call_durations(notes=notes)
+        began = time.monotonic()
+        rebuilt = build.rebuild_indexes()
+        if rebuilt:
+            self.stdout.write(f"Built {rebuilt} indexes in {time.monotonic() - began:.1f}s.")
         if durations is not None:
             began = time.monotonic()
             durations.finish(build.conn)
             self.stdout.write(
                 f"Probed call durations (waited {time.monotonic() - began:.1f}s for ffprobe)."
             )
-        began = time.monotonic()
-        rebuilt = build.rebuild_indexes()
-        if rebuilt:
-            self.stdout.write(f"Built {rebuilt} indexes in {time.monotonic() - began:.1f}s.")
         build.mark_complete()
         return build
 
@@ -316,6 +354,20 @@ class Command(BaseCommand):
         if not path.parent.is_dir():
             raise CommandError(f"--skip-invalid {option}: the folder {path.parent} does not exist.")
         return path
+
+
+@contextmanager
+def _closing(source: LegacySource):
+    try:
+        yield source
+    finally:
+        source.close()
+
+
+def _count_and_problems(
+    source: LegacySource, table, *, skipped_users: list[str]
+) -> tuple[int, list[Problem]]:
+    return source.count(table), source.problems(table, skipped_users=skipped_users)
 
 
 def _ids_by_table(problems: list[Problem]) -> dict[str, list[str]]:
