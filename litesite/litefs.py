@@ -234,6 +234,7 @@ class Node:
         self.instance_id = where.instance_id
         self.region = where.region
         self.standalone = where.mount is None
+        self._role: tuple[Role, str | None] | None = None
 
     @classmethod
     def from_settings(cls) -> "Node":
@@ -250,8 +251,15 @@ class Node:
             )
         return cls(where)
 
-    @cached_property
     def _role_and_primary(self) -> tuple[Role, str | None]:
+        # Memoised by hand: Python 3.11's cached_property takes a lock on every first access,
+        # and every request looks at a new Node.
+        role = self._role
+        if role is None:
+            role = self._role = self._look_up_role()
+        return role
+
+    def _look_up_role(self) -> tuple[Role, str | None]:
         if self.standalone:
             return Role.PRIMARY, None
         path = self.where.primary_path
@@ -289,7 +297,7 @@ class Node:
 
     @property
     def role(self) -> Role:
-        return self._role_and_primary[0]
+        return self._role_and_primary()[0]
 
     @property
     def is_primary(self) -> bool:
@@ -298,7 +306,7 @@ class Node:
     @property
     def primary_hostname(self) -> str | None:
         """The primary's hostname: ours when we are the primary under LiteFS; None if unknown."""
-        role, hostname = self._role_and_primary
+        role, hostname = self._role_and_primary()
         if role is Role.PRIMARY:
             return None if self.standalone else self.instance_id
         return hostname

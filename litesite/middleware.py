@@ -12,12 +12,13 @@ On Fly every region has a read-only SQLite replica. This middleware:
 - says on every response where it was served (X-Litesite-Instance/-Region/-Primary).
 
 Standalone (no LiteFS) there is nothing to replay and no TXID, so no cookie is ever set: the
-single node is always up to date. Static files are answered by WhiteNoise, before this middleware
-(only ServedByMiddleware comes before WhiteNoise).
+single node is always up to date. Static files (answered by WhiteNoise, further down the stack)
+get the headers and nothing else.
 """
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections
@@ -104,45 +105,39 @@ def replay_to_primary(request, *, reason: str) -> HttpResponse:
     return ReplicationMiddleware.to_primary(request, litefs.current_node(), reason=reason)
 
 
-class ServedByMiddleware:
-    """Says on every response where it was served, static files and redirects included.
+class ReplicationMiddleware:
+    """Sends writes to the primary, keeps reads consistent with a reader's own writes, and says
+    on every response where it was served.
 
-    First in the stack, so WhiteNoise's and SecurityMiddleware's answers carry it too; the
-    node it looks at is handed to ReplicationMiddleware, so LiteFS is still read once.
+    First in the stack, so that static files, redirects and every other middleware's answers
+    carry the X-Litesite-* headers too. One middleware rather than two: on a cheap page each
+    layer of Django's middleware chain is a measurable share of the request. Static files skip
+    the replication logic (they are the same on every node and never write), as LiteFS's own
+    proxy lets them pass through.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.static_path = urlsplit(settings.STATIC_URL or "/static/").path or "/static/"
 
     def __call__(self, request):
-        node = request.litefs_node = litefs.Node.from_settings()
-        response = self.get_response(request)
+        node = litefs.Node.from_settings()
+        if node.standalone or request.path_info.startswith(self.static_path):
+            response = self.get_response(request)
+        else:
+            state = litefs.RequestState(node=node)
+            token = litefs.enter_request(state)  # not `with request_scope()`: runs per request
+            try:
+                response = self.handle(request, state)
+            finally:
+                litefs.leave_request(token)
         response["X-Litesite-Instance"] = node.instance_id
         response["X-Litesite-Region"] = node.region
         response["X-Litesite-Primary"] = "true" if node.is_primary else "false"
         return response
 
-
-class ReplicationMiddleware:
-    """Sends writes to the primary and keeps reads consistent with a reader's own writes."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        # ServedByMiddleware, first in the stack, has looked at the node for this request.
-        node = getattr(request, "litefs_node", None) or litefs.Node.from_settings()
-        state = litefs.RequestState(node=node)
-        token = litefs.enter_request(state)  # not `with request_scope()`: this runs per request
-        try:
-            return self.handle(request, state)
-        finally:
-            litefs.leave_request(token)
-
     def handle(self, request, state: litefs.RequestState):
         node = state.node
-        if node.standalone:
-            return self.get_response(request)
         primary = node.is_primary
 
         raw_cookie = request.COOKIES.get(litefs.TXID_COOKIE)

@@ -113,10 +113,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "litesite.middleware.ServedByMiddleware",
+    # First: replays to the primary before anything else runs, and the X-Litesite-* headers on
+    # every response, static files included.
+    "litesite.middleware.ReplicationMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "litesite.middleware.ReplicationMiddleware",
     "cachedb.middleware.ServerTimingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "accounts.middleware.SessionMiddleware",
