@@ -12,7 +12,7 @@ import ctypes
 import ctypes.util
 import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 from django.conf import settings
@@ -299,7 +299,7 @@ class Command(BaseCommand):
             early = {}
             last = LEGACY_TABLES[-1]
             if not build.state(last)[2]:
-                worker = streams.enter_context(_closing(source.worker()))
+                worker = streams.enter_context(closing(source.worker()))
                 early[last] = streams.enter_context(
                     build.stream(last, source=worker, skipped_ids=skipped.get(last.source, []))
                 )
@@ -354,14 +354,6 @@ class Command(BaseCommand):
         if not path.parent.is_dir():
             raise CommandError(f"--skip-invalid {option}: the folder {path.parent} does not exist.")
         return path
-
-
-@contextmanager
-def _closing(source: LegacySource):
-    try:
-        yield source
-    finally:
-        source.close()
 
 
 def _count_and_problems(
