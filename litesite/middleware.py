@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse
+from django.http.response import ResponseHeaders
 
 from litesite import litefs
 
@@ -105,6 +106,21 @@ def replay_to_primary(request, *, reason: str) -> HttpResponse:
     return ReplicationMiddleware.to_primary(request, litefs.current_node(), reason=reason)
 
 
+def where_served_headers(node: litefs.Node) -> dict[bool, dict]:
+    """The X-Litesite-* headers of `node`'s responses when it is primary and when it is not,
+    in ResponseHeaders' own storage form."""
+    return {
+        primary: ResponseHeaders(
+            {
+                "X-Litesite-Instance": node.instance_id,
+                "X-Litesite-Region": node.region,
+                "X-Litesite-Primary": "true" if primary else "false",
+            }
+        )._store
+        for primary in (True, False)
+    }
+
+
 class ReplicationMiddleware:
     """Sends writes to the primary, keeps reads consistent with a reader's own writes, and says
     on every response where it was served.
@@ -119,32 +135,56 @@ class ReplicationMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.static_path = urlsplit(settings.STATIC_URL or "/static/").path or "/static/"
+        self.served_headers: tuple[litefs.Where | None, dict] = (None, {})
 
     def __call__(self, request):
         node = litefs.Node.from_settings()
+        primary = node.is_primary
         if node.standalone or request.path_info.startswith(self.static_path):
             response = self.get_response(request)
         else:
             state = litefs.RequestState(node=node)
             token = litefs.enter_request(state)  # not `with request_scope()`: runs per request
             try:
-                response = self.handle(request, state)
+                if primary:
+                    response = self.serve_on_primary(request, node)
+                else:
+                    response = self.serve_on_replica(request, state)
             finally:
                 litefs.leave_request(token)
-        response["X-Litesite-Instance"] = node.instance_id
-        response["X-Litesite-Region"] = node.region
-        response["X-Litesite-Primary"] = "true" if node.is_primary else "false"
+        # Django checks a header's name and value on every assignment; these three are the same
+        # on every response a node serves, so they are checked once (by ResponseHeaders itself)
+        # and copied in as ResponseHeaders stores them.
+        where, served = self.served_headers
+        if where is not node.where:
+            where, served = self.served_headers = (node.where, where_served_headers(node))
+        response.headers._store.update(served[primary])
         return response
 
-    def handle(self, request, state: litefs.RequestState):
-        node = state.node
-        primary = node.is_primary
+    def serve_on_primary(self, request, node: litefs.Node):
+        """Run the view; after a write, hand out the `__txid` cookie a replica will wait for."""
+        raw_cookie = request.COOKIES.get(litefs.TXID_COOKIE)
+        changes = DatabaseChanges()
+        response = self.get_response(request)
+        if changes.happened():
+            self.set_txid_cookie(response, node)
+        elif raw_cookie is not None:
+            wanted_txid = litefs.parse_txid(raw_cookie)
+            txid = node.txid
+            if wanted_txid is None or (txid is not None and wanted_txid > txid):
+                # Malformed, or ahead of the primary itself: TXIDs restarted after a failover.
+                # Waiting on it would only ever end in a replay, so drop it.
+                response.delete_cookie(litefs.TXID_COOKIE, path="/")
+        return response
 
+    def serve_on_replica(self, request, state: litefs.RequestState):
+        """Replay writes and stale reads to the primary; serve the rest from this replica."""
+        node = state.node
+        if request.method not in SAFE_METHODS:
+            return self.to_primary(request, node, reason=f"{request.method} writes")
         raw_cookie = request.COOKIES.get(litefs.TXID_COOKIE)
         wanted_txid = litefs.parse_txid(raw_cookie)
-        if request.method not in SAFE_METHODS and not primary:
-            return self.to_primary(request, node, reason=f"{request.method} writes")
-        if wanted_txid is not None and not primary and not self.caught_up(node, wanted_txid):
+        if wanted_txid is not None and not self.caught_up(node, wanted_txid):
             response = self.to_primary(
                 request, node, reason="this replica is behind your last write"
             )
@@ -152,30 +192,21 @@ class ReplicationMiddleware:
                 return response
             # No primary to ask: a disconnected replica still serves what it has.
 
-        if primary:
-            changes = DatabaseChanges()
+        # Django's execute_wrapper() without its generator-based context manager.
+        wrappers = connections["default"].execute_wrappers
+        watcher = ReadOnlyErrorWatcher(state)
+        wrappers.append(watcher)
+        try:
             response = self.get_response(request)
-            self.set_txid_cookie(response, node, wanted_txid, wrote=changes.happened())
-        else:
-            # Django's execute_wrapper() without its generator-based context manager.
-            wrappers = connections["default"].execute_wrappers
-            watcher = ReadOnlyErrorWatcher(state)
-            wrappers.append(watcher)
-            try:
-                response = self.get_response(request)
-            finally:
-                wrappers.remove(watcher)
+        finally:
+            wrappers.remove(watcher)
 
         if not getattr(response, "litesite_replay", False):
             # An inner layer may have turned ReplayToPrimary or a read-only error into its own
             # answer: a 500, or Django's 400 for a session it could not save.
             response = self.replay_after_swallowed_error(request, state) or response
-        if (
-            raw_cookie is not None
-            and wanted_txid is None
-            and litefs.TXID_COOKIE not in response.cookies  # a write's fresh cookie stays
-        ):
-            response.delete_cookie(litefs.TXID_COOKIE, path="/")
+        if raw_cookie is not None and wanted_txid is None:
+            response.delete_cookie(litefs.TXID_COOKIE, path="/")  # malformed
         return response
 
     def process_exception(self, request, exception):
@@ -285,14 +316,8 @@ class ReplicationMiddleware:
                 return False
         return True
 
-    def set_txid_cookie(self, response, node, wanted_txid: int | None, *, wrote: bool) -> None:
-        if wanted_txid is not None and node.txid is not None and wanted_txid > node.txid:
-            # Ahead of the primary itself: TXIDs restarted after a failover. Waiting would only
-            # ever end in a replay, so drop it.
-            response.delete_cookie(litefs.TXID_COOKIE, path="/")
-        if not wrote:
-            return
-        txid = node.read_txid()
+    def set_txid_cookie(self, response, node: litefs.Node) -> None:
+        txid = node.read_txid()  # read afresh: this request's write moved it
         if txid is None:
             return
         secure = settings.SESSION_COOKIE_SECURE
