@@ -76,6 +76,52 @@ def test_probe_rejects_a_video_with_sound(tmp_path):
         audio.probe(video.read_bytes())
 
 
+def test_durations_of_many_recordings_come_from_a_few_ffmpeg_runs(
+    make_audio, tmp_path, monkeypatch
+):
+    """What ffmpeg cannot describe is None (probe() tells why); an unreadable file in the
+    middle does not stop the ones after it from being described."""
+    monkeypatch.setattr(audio, "DURATIONS_BATCH", 3)  # several runs, one cut short
+    streamed = subprocess.run(  # MediaRecorder's WebM: no duration in the container
+        ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "libopus", "-f", "webm", "-"],
+        input=make_audio(2.0),
+        capture_output=True,
+        check=True,
+    ).stdout
+    files = {
+        "short.wav": make_audio(1.5),
+        "call.mp3": make_audio(2.5, kind="mp3"),
+        "notes.txt": b"not a recording at all\n" * 50,
+        "call.ogg": make_audio(3.0, kind="ogg"),
+        "recorded.webm": streamed,
+        "picture.png": make_picture(tmp_path / "picture.png"),
+        "call.m4a": make_audio(1.0, kind="m4a"),
+    }
+    paths = []
+    for name, data in files.items():
+        paths.append(tmp_path / f"input-{name}")
+        paths[-1].write_bytes(data)
+
+    runs = []
+    run = audio._run
+    monkeypatch.setattr(audio, "_run", lambda args, **kw: runs.append(args) or run(args, **kw))
+
+    found = dict(zip(files, audio.durations(paths), strict=True))
+
+    # Three ffmpeg runs for seven files: the first stops at the text file, the next starts
+    # after it.
+    assert [args.count("-i") for args in runs] == [3, 3, 1]
+
+    assert found["short.wav"] == pytest.approx(1.5, abs=0.01)
+    assert found["call.mp3"] == pytest.approx(2.5, abs=0.1)
+    assert found["call.ogg"] == pytest.approx(3.0, abs=0.02)
+    assert found["call.m4a"] == pytest.approx(1.0, abs=0.05)
+    assert found["notes.txt"] is found["recorded.webm"] is found["picture.png"] is None
+    # Each duration is the one probe() reports, to the hundredth of a second.
+    for name in ("short.wav", "call.mp3", "call.ogg", "call.m4a"):
+        assert found[name] == pytest.approx(audio.probe(files[name]).duration_seconds, abs=0.005)
+
+
 def test_assembled_episode_is_an_mp3_as_long_as_its_parts(make_audio, tmp_path, settings):
     intro, outro = tmp_path / "intro.wav", tmp_path / "outro.wav"
     intro.write_bytes(make_audio(1.0, frequency=880))

@@ -5,8 +5,10 @@ the verification all see the same snapshot even if the old site is still taking 
 done in parallel (checks of several tables, checksums computed while the copy runs) goes
 through worker connections that adopt that transaction's exported snapshot, as pg_dump --jobs
 does, so they too see exactly the rows that are copied.
-Rows are streamed with COPY in byte order of their ids (COLLATE "C", the order SQLite's BINARY
-collation uses), which is what makes a killed run resumable from the last committed id.
+Rows are streamed through server-side cursors in byte order of their ids (COLLATE "C", the order
+SQLite's BINARY collation uses), which is what makes a killed run resumable from the last
+committed id. A cursor hands over thousands of rows per round trip, already parsed by psycopg's C
+loaders; COPY would cost a Python-level call per row on this side.
 """
 
 import hashlib
@@ -84,6 +86,10 @@ class LegacySource:
             self.conn.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(snapshot))
         # Naive timestamps hold UTC; an aware column must be read as UTC too.
         self.conn.execute("SET TIME ZONE 'UTC'")
+        if self.conn.info.server_version >= 110000:
+            # Every query here is one pass over a table: JIT compiling it (for the large
+            # tables' estimated costs) took longer than running it.
+            self.conn.execute("SET jit = off")
         self.server_version = self.conn.execute("SHOW server_version").fetchone()[0]
         self.identity = (
             f"{where}/{params.get('dbname', '')}#"
@@ -184,7 +190,40 @@ class LegacySource:
         found = [Problem(table.source, row_id, message) for row_id, message in rows]
         if table is USERS:
             found += self._case_duplicate_emails(skip={p.id for p in found})
+        if table.python_check:
+            found = sorted(
+                found + self._python_problems(table, skip=[p.id for p in found]),
+                key=lambda problem: problem.id.encode(),
+            )
         return found
+
+    def _python_problems(self, table: LegacyTable, *, skip: list[str]) -> list[Problem]:
+        """The table's python_check over the rows the SQL checks passed, one row in memory at
+        a time (a call's data URL can be 40 MB)."""
+        column, check = table.python_check
+        found = []
+        with self.raw_values(table, column, skipped_ids=skip) as values:
+            for row_id, value in values:
+                if message := check(value):
+                    found.append(Problem(table.source, row_id, message))
+        return found
+
+    @contextmanager
+    def raw_values(
+        self, table: LegacyTable, column: str, *, skipped_ids: list[str]
+    ) -> Iterator[Iterator[tuple[str, bytes]]]:
+        """(id, the column's UTF-8 bytes) of each row where it is not NULL, one row in memory
+        at a time, in no particular order."""
+        id_col = f"t.{quote(table.source_id)}"
+        query = (
+            f"SELECT {id_col}, convert_to(t.{quote(column)}, 'UTF8') FROM {quote(table.source)} t "
+            f"WHERE NOT ({id_col} = ANY(%(skip)s)) AND t.{quote(column)} IS NOT NULL"
+        )
+        name = f"raw_{table.source.lower()}_{column.lower()}"
+        with self.conn.cursor(name=name, binary=True) as cursor:
+            cursor.itersize = 1
+            cursor.execute(query, {"skip": skipped_ids})
+            yield iter(cursor)
 
     def _case_duplicate_emails(self, *, skip: set[str]) -> list[Problem]:
         """Emails equal once lower-cased the way SQLite's lower() does it: ASCII letters only.
@@ -230,22 +269,49 @@ class LegacySource:
     # --- copying --------------------------------------------------------------------------
     @contextmanager
     def stream(
-        self, table: LegacyTable, *, after_id: str | None, skipped_ids: list[str]
-    ) -> Iterator[Iterator[tuple]]:
-        """Rows as tuples of text in target-column order, by id, after `after_id`."""
+        self,
+        table: LegacyTable,
+        *,
+        after_id: str | None,
+        skipped_ids: list[str],
+        batch_rows: int,
+        skipped_users: list[str] | None = None,
+    ) -> Iterator[Iterator[list[tuple]]]:
+        """Batches of up to `batch_rows` rows, as tuples in target-column order, by id, after
+        `after_id`, from a server-side cursor: memory holds one batch, whatever the table size.
+
+        Given `skipped_users` instead of `skipped_ids`, the rows are filtered by the table's
+        own SQL checks, in this same snapshot: the very rows problems() would not report, so
+        the query can start before the checks are in (see HeadStart).
+        """
+        if skipped_users is not None and (table is USERS or table.python_check):
+            raise ValueError(f"{table.label} has checks that problem_sql() does not hold")
         id_col = f"t.{quote(table.source_id)}"
         where = [f"NOT ({id_col} = ANY(%(skipped)s))"]
         if after_id is not None:
             where.append(f'{id_col} COLLATE "C" > %(after)s')
+        if skipped_users is not None:
+            where.append(f"({table.problem_sql()}) IS NULL")
+        # The sort runs in a subquery that OFFSET 0 keeps from being flattened, so the columns
+        # are formatted (timestamps as Django stores them) row by row as they are sent, rather
+        # than all of them before the first row can leave the server.
         query = (
-            f"COPY (SELECT {table.select_list()} FROM {quote(table.source)} t "
-            f'WHERE {" AND ".join(where)} ORDER BY {id_col} COLLATE "C") TO STDOUT'
+            f"SELECT {table.select_list()} FROM (SELECT * FROM {quote(table.source)} t "
+            f'WHERE {" AND ".join(where)} ORDER BY {id_col} COLLATE "C" OFFSET 0) t'
         )
-        with (
-            self.conn.cursor() as cursor,
-            cursor.copy(query, {"skipped": skipped_ids, "after": after_id}) as copy,
-        ):
-            yield copy.rows()
+        # Binary: a recording decoded by Postgres (see derived_sql) comes as bytes, not hex.
+        with self.conn.cursor(name=f"stream_{table.source.lower()}", binary=True) as cursor:
+            cursor.itersize = batch_rows
+            cursor.execute(
+                query,
+                {"skipped": skipped_ids, "after": after_id, "skipped_users": skipped_users or []},
+            )
+
+            def batches() -> Iterator[list[tuple]]:
+                while rows := cursor.fetchmany(batch_rows):
+                    yield rows
+
+            yield batches()
 
     def checksum(self, table: LegacyTable, *, skipped_ids: list[str]) -> tuple[int, str]:
         """(rows, md5 of the key columns of every row joined by newlines, in id byte order)."""

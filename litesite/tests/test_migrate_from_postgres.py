@@ -24,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from litesite.postgres_import.source import LegacySource
 from litesite.postgres_import.tables import POST_READS
-from litesite.postgres_import.verify import verify
+from litesite.postgres_import.verify import check_table_integrity, verify
 from litesite.tests import pg_server
 from litesite.tests.pg_server import (
     PROJECT_DIR,
@@ -339,10 +339,11 @@ def test_a_run_killed_midway_leaves_the_target_alone_and_a_rerun_finishes_withou
 
     assert rerun.returncode == 0, rerun.stderr
     assert "Resuming the interrupted copy" in rerun.stdout
-    assert "User: already copied (50 rows)" in rerun.stdout
+    # Post reads are copied first: the rerun picks them up where the kill left them.
     assert f"PostRead: resuming after {copied:,} of 60,000 rows" in rerun.stdout
     count, distinct = rows(db, "SELECT count(*), count(DISTINCT id) FROM blog_postread")[0]
     assert count == distinct == 60000
+    assert rows(db, "SELECT count(*) FROM accounts_user")[0][0] == 50
     assert not build.exists()
 
 
@@ -466,6 +467,39 @@ def test_verification_finds_a_copy_that_differs_from_postgres(legacy, tmp_path):
     report = "\n".join(verification.lines())
     assert "PostRead" in report and "MISMATCH" in report
     assert [line for line in verification.lines() if line.startswith("User")][0].endswith("ok")
+
+
+@pytest.mark.parametrize(
+    ("table", "column"), [("blog_postread", "created_at"), ("accounts_session", "user_id")]
+)
+def test_verification_finds_an_index_that_disagrees_with_its_table(legacy, tmp_path, table, column):
+    """The post reads' integrity_check runs on its own, as soon as they are in; every other
+    table's at the end: a broken index is found either way."""
+    url, pg = legacy
+    user = insert_user(pg)
+    insert_session(pg, user_id=user["id"])
+    insert_post_read(pg, userId=user["id"])
+    assert run_migrate_from_postgres(tmp_path, "--source", url).returncode == 0
+    copy = tmp_path / "site.sqlite3"
+    (index,) = rows(
+        copy,
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql LIKE ?",
+        (table, f'% ON "{table}" ("{column}")'),
+    )[0]
+    with sqlite3.connect(copy) as conn:  # the index now says it holds no rows; it holds one
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = sql || ' WHERE 0' WHERE name = ?", (index,))
+
+    source = LegacySource(url)
+    try:
+        early = {"blog_postread": check_table_integrity(copy, "blog_postread")}
+        verification = verify(source=source, path=copy, skipped={}, checked_tables=early)
+    finally:
+        source.close()
+
+    assert not verification.ok
+    assert f"wrong # of entries in index {index}" in "\n".join(verification.lines())
+    assert [line for line in verification.lines() if line.startswith("PostRead")][0].endswith("ok")
 
 
 def test_worker_connections_see_the_runs_snapshot_not_later_writes(legacy):

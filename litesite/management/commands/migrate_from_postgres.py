@@ -1,18 +1,20 @@
 """Move the old Postgres site's data into the site's SQLite database: fast, verified, rerunnable.
 
 Why a command of its own: the site this project follows moved its half-million rows with a
-row-by-row script that took 75 minutes and verified nothing. This one streams every table with
-COPY, writes big transactions into a separate file, proves the copy (counts and checksums on both
-sides, foreign_key_check, integrity_check) and only then swaps it in, so a failure or a kill at
-any moment leaves the live database as it was, and a rerun picks up where the kill left off.
+row-by-row script that took 75 minutes and verified nothing. This one streams every table
+through server-side cursors, writes big transactions into a separate file, proves the copy
+(counts and checksums on both sides, foreign_key_check, integrity_check) and only then swaps it
+in, so a failure or a kill at any moment leaves the live database as it was, and a rerun picks
+up where the kill left off.
 The moving parts live in litesite/postgres_import/.
 """
 
 import ctypes
 import ctypes.util
+import gc
 import sys
 import time
-from contextlib import ExitStack, closing
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +23,8 @@ from django.core.management.base import BaseCommand, CommandError
 from litesite import litefs
 from litesite.postgres_import import ImportRefused
 from litesite.postgres_import.build import BuildFile, fingerprint
+from litesite.postgres_import.durations import CallDurations
+from litesite.postgres_import.head_start import HeadStart
 from litesite.postgres_import.install import (
     copy_into_live,
     describe_site_data,
@@ -31,8 +35,14 @@ from litesite.postgres_import.install import (
 )
 from litesite.postgres_import.progress import Progress
 from litesite.postgres_import.source import LegacySource, Problem, write_rejected
-from litesite.postgres_import.tables import CALLS, LEGACY_TABLES, ORM_BOOKKEEPING, USERS
-from litesite.postgres_import.verify import verify
+from litesite.postgres_import.tables import (
+    CALLS,
+    LEGACY_TABLES,
+    LOAD_ORDER,
+    ORM_BOOKKEEPING,
+    USERS,
+)
+from litesite.postgres_import.verify import check_table_integrity, verify
 
 PROBLEMS_SHOWN = 10
 
@@ -95,6 +105,10 @@ class Command(BaseCommand):
         self.skip_file = self._skip_file(options["skip_invalid"])
         started = time.monotonic()
         keep_large_buffers_off_the_heap()
+        # Django's own objects (hundreds of thousands, all long-lived) leave the garbage
+        # collector's view: its full collections, set off by the copy's many short-lived
+        # tuples, would walk them all again and again.
+        gc.freeze()
         try:
             source = LegacySource(url)
         except ImportRefused as error:
@@ -148,16 +162,38 @@ class Command(BaseCommand):
                 raise ImportRefused(message[0].upper() + message[1:] + ".")
             blockers.append(message)
 
-        # Worker connections share the run's snapshot: the checks of the larger tables run side
-        # by side, and Postgres computes its checksums while the copy runs.
-        with source.workers(3) as workers:
-            self._migrate(source, workers, options, blockers=blockers, started=started)
+        with ExitStack() as stack:
+            # A fresh build begins while the rows are checked: the recordings' durations, the
+            # schema of the new file and the first table's query (see build.py).
+            fresh = not dry_run and not self._build_path().exists()
+            durations = head_start = None
+            if fresh:
+                durations = CallDurations(source)
+                stack.callback(durations.stop)
+            # Worker connections share the run's snapshot: the checks of the larger tables run
+            # side by side, and Postgres computes its checksums while the copy runs.
+            workers = stack.enter_context(source.workers(3))
+            if fresh:
+                head_start = stack.enter_context(
+                    HeadStart(self._build_path(), source, batch_rows=options["batch_size"])
+                )
+            self._migrate(
+                source,
+                workers,
+                options,
+                durations,
+                head_start,
+                blockers=blockers,
+                started=started,
+            )
 
-    def _migrate(self, source, workers, options, *, blockers: list[str], started: float) -> None:
+    def _migrate(
+        self, source, workers, options, durations, head_start, *, blockers, started
+    ) -> None:
         """Check every row, copy, verify and swap in (or stop at the check on a dry run)."""
         dry_run, replace = options["dry_run"], options["replace"]
         began = time.monotonic()
-        counts, problems = self._check_rows(source, workers)
+        counts, problems = self._check_rows(source, workers, head_start=head_start)
         self.stdout.write(f"Checked every row in {time.monotonic() - began:.1f}s.")
         skipped = _ids_by_table(problems)
         if problems:
@@ -190,12 +226,24 @@ class Command(BaseCommand):
             for table in LEGACY_TABLES
         }
         notes: list[str] = []
-        build = self._build(source, counts=counts, skipped=skipped, options=options, notes=notes)
+        build, checked = self._build(
+            source,
+            durations,
+            head_start,
+            counts=counts,
+            skipped=skipped,
+            options=options,
+            notes=notes,
+        )
         self.stdout.write("Verifying ...")
         began = time.monotonic()
         build.release_memory()
         verification = verify(
-            source=source, path=build.path, skipped=skipped, source_checksums=source_checksums
+            source=source,
+            path=build.path,
+            skipped=skipped,
+            source_checksums=source_checksums,
+            checked_tables=checked,
         )
         self.stdout.write(f"Verified in {time.monotonic() - began:.1f}s:")
         for line in verification.lines():
@@ -228,12 +276,17 @@ class Command(BaseCommand):
             )
         )
 
-    def _check_rows(self, source: LegacySource, workers) -> tuple[dict[str, int], list[Problem]]:
+    def _check_rows(
+        self, source: LegacySource, workers, *, head_start: HeadStart | None
+    ) -> tuple[dict[str, int], list[Problem]]:
         """Counts and problem rows of every table. Users first: the other tables' rows whose
-        user is rejected are rejected too; then the others side by side."""
+        user is rejected are rejected too; then the others side by side. On a fresh build the
+        first table to copy has its query started meanwhile, filtered by the same checks."""
         self.stdout.write(f"{'table':<10} {'rows':>10} {'problems':>9}")
         user_problems = source.problems(USERS, skipped_users=[])
         skipped_users = [problem.id for problem in user_problems]
+        if head_start is not None:
+            head_start.open_stream(LOAD_ORDER[0], skipped_users=skipped_users)
         pending = {
             table: workers.submit(_count_and_problems, table, skipped_users=skipped_users)
             for table in LEGACY_TABLES
@@ -276,59 +329,81 @@ class Command(BaseCommand):
             more = f" and {hidden:,} more" if hidden > 0 else ""
             write(f'  "{table}": {message}: id {shown}{more}')
 
-    def _build(self, source, *, counts, skipped, options, notes) -> BuildFile:
+    def _build_path(self) -> Path:
         suffix = self.target.suffix or ".sqlite3"
-        path = self.work_dir / f"{self.target.stem}.postgres-import{suffix}"
-        began = time.monotonic()
-        build = BuildFile.open(
-            path, fingerprint=fingerprint(source=source, skipped=skipped), write=self.stdout.write
-        )
-        if not build.resumed:
-            self.stdout.write(f"Created the site's schema in {time.monotonic() - began:.1f}s.")
-        if build.complete:
-            self.stdout.write(f"The copy in {path} is complete; verifying it again.")
-            return build
-        self.stdout.write(
-            f"{'Resuming the interrupted copy' if build.resumed else 'Copying'} into {path}"
-        )
-        progress = Progress.for_terminal(write=self.stdout.write, stream=sys.stderr)
-        durations = None
+        return self.work_dir / f"{self.target.stem}.postgres-import{suffix}"
+
+    def _build(self, source, durations, head_start, *, counts, skipped, options, notes):
+        """Copy every table into the build file; returns it with the integrity checks already
+        under way (see verify.py)."""
+        path = self._build_path()
+        first = LOAD_ORDER[0]
         with ExitStack() as streams:
-            # The largest table's COPY starts now, on a worker connection, so that Postgres
-            # sorts it by id while the smaller tables are copied.
-            early = {}
-            last = LEGACY_TABLES[-1]
-            if not build.state(last)[2]:
-                worker = streams.enter_context(closing(source.worker()))
-                early[last] = streams.enter_context(
-                    build.stream(last, source=worker, skipped_ids=skipped.get(last.source, []))
-                )
-            for table in LEGACY_TABLES:
+            began = time.monotonic()
+            # On a fresh build the schema was created while the rows were checked.
+            created_in = head_start.schema_seconds() if head_start is not None else None
+            build = BuildFile.open(
+                path,
+                fingerprint=fingerprint(source=source, skipped=skipped),
+                write=self.stdout.write,
+            )
+            if head_start is not None:
+                head_start.adopted = True
+            early = head_start.streams if head_start is not None else {}
+            if created_in is not None:
+                self.stdout.write(f"Created the site's schema in {created_in:.1f}s.")
+            elif build.adopted:
+                self.stdout.write(f"Using the site's schema an earlier run created in {path}.")
+            elif not build.resumed:
+                self.stdout.write(f"Created the site's schema in {time.monotonic() - began:.1f}s.")
+            if build.complete:
+                self.stdout.write(f"The copy in {path} is complete; verifying it again.")
+                return build, {}
+            self.stdout.write(
+                f"{'Resuming the interrupted copy' if build.resumed else 'Copying'} into {path}"
+            )
+            progress = Progress.for_terminal(write=self.stdout.write, stream=sys.stderr)
+            if durations is None and not build.state(CALLS)[2]:
+                durations = CallDurations(source)
+                streams.callback(durations.stop)
+            checked = {}
+            for table in LOAD_ORDER:
                 ids = skipped.get(table.source, [])
+                probed = None
+                if table is CALLS and not build.state(CALLS)[2]:
+                    began = time.monotonic()
+                    probed = durations.wait(skipped_ids=ids, notes=notes)
+                    if durations.probing:
+                        self.stdout.write(
+                            f"Found the calls' durations (waited {time.monotonic() - began:.1f}s "
+                            "for ffmpeg)."
+                        )
                 build.load(
                     table,
                     source=source,
-                    rows=early.get(table),
+                    batches=early.pop(table, None),
                     expected=counts[table.source] - len(ids),
                     skipped_ids=ids,
                     progress=progress,
                     batch_rows=options["batch_size"],
+                    durations=probed,
                 )
-                if table is CALLS and build.durations_pending():
-                    # ffprobe works through the recordings while the post reads load.
-                    durations = build.probe_call_durations(notes=notes)
-        began = time.monotonic()
-        rebuilt = build.rebuild_indexes()
-        if rebuilt:
-            self.stdout.write(f"Built {rebuilt} indexes in {time.monotonic() - began:.1f}s.")
-        if durations is not None:
-            began = time.monotonic()
-            durations.finish(build.conn)
-            self.stdout.write(
-                f"Probed call durations (waited {time.monotonic() - began:.1f}s for ffprobe)."
-            )
+                began = time.monotonic()
+                rebuilt = build.rebuild_indexes(table)
+                if rebuilt:
+                    self.stdout.write(
+                        f"{table.label}: built {rebuilt} index{'es' if rebuilt > 1 else ''} "
+                        f"in {time.monotonic() - began:.1f}s."
+                    )
+                if table is first:
+                    build.release_memory()
+                    build.allow_reads_during_writes()
+                    checked[table.db_table] = check_table_integrity(build.path, table.db_table)
+                    self.stdout.write(
+                        f"{table.label}: integrity_check started; it runs while the rest loads."
+                    )
         build.mark_complete()
-        return build
+        return build, checked
 
     # --- options --------------------------------------------------------------------------
     def _work_dir(self, option: str | None) -> Path:

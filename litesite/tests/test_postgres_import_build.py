@@ -1,0 +1,31 @@
+"""The build file's bookkeeping: what a rerun does with a file an earlier run left behind."""
+
+import sqlite3
+
+from litesite.postgres_import import build as build_module
+from litesite.postgres_import.build import META, PROGRESS, BuildFile
+
+
+def test_a_build_file_made_but_never_started_is_taken_up_by_the_next_run(tmp_path):
+    """A run killed after creating the schema, before recording what it copies, left a file
+    with no rows: the next run takes it as it is instead of creating the schema again."""
+    path = tmp_path / "site.postgres-import.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE accounts_user (id TEXT PRIMARY KEY)")
+        build_module._prepare(conn)
+    said = []
+
+    build = BuildFile.open(path, fingerprint="this run", write=said.append)
+    try:
+        assert (build.resumed, build.adopted, said) == (False, True, [])
+        stored = build.conn.execute(f"SELECT value FROM {META} WHERE key = 'fingerprint'")
+        assert stored.fetchone() == ("this run",)
+        assert build.conn.execute(f"SELECT sum(rows) FROM {PROGRESS}").fetchone() == (0,)
+    finally:
+        build.close()
+
+    again = BuildFile.open(path, fingerprint="this run", write=said.append)
+    try:
+        assert (again.resumed, again.adopted, said) == (True, False, [])
+    finally:
+        again.close()
