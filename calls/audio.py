@@ -155,7 +155,7 @@ _INPUT_STREAM = re.compile(r"^\s+Stream #\d+:\d+.*?: (Audio|Video|Subtitle|Data|
 DURATIONS_BATCH = 16
 
 
-def durations(paths: list[Path]) -> list[float | None]:
+def durations(paths: list[Path], *, nice: int = 0) -> list[float | None]:
     """The duration of each recording, to the hundredth of a second, from one ffmpeg run per
     DURATIONS_BATCH files instead of an ffprobe run each.
 
@@ -164,7 +164,8 @@ def durations(paths: list[Path]) -> list[float | None]:
     only inputs describes each as it opens it, then stops ("no output"), or stops at the first
     input it cannot open, naming it. None where that description is not a plain recording in a
     supported format with a known duration (a WebM from MediaRecorder has none, a video is not
-    a call): probe() that file, which looks further and says why.
+    a call): probe() that file, which looks further and says why. `nice` lowers ffmpeg's
+    priority, for work in the background.
     """
     found: list[float | None] = [None] * len(paths)
     start = 0
@@ -172,6 +173,7 @@ def durations(paths: list[Path]) -> list[float | None]:
         batch = paths[start : start + DURATIONS_BATCH]
         result = _run(
             [
+                *(["nice", "-n", str(nice)] if nice else []),
                 settings.FFMPEG_BINARY,
                 "-hide_banner",
                 "-nostdin",

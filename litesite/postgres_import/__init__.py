@@ -6,7 +6,7 @@ The pieces, in the order the command uses them:
 - source.py   the Postgres side: connecting, schema check, counts, problem rows, streaming
 - build.py    the new SQLite file, built beside the live one, resumable after a kill
 - batches.py  Postgres's rows read ahead in a thread, inserted in large transactions
-- durations.py the calls' durations, from ffmpeg, found while the copy runs
+- recordings.py the calls' recordings, decoded to files with their durations, in a thread
 - head_start.py what a fresh build begins while the rows are checked
 - verify.py   counts, checksums, foreign_key_check and integrity_check, both sides
 - install.py  putting the verified file in place: rename, or one transaction under LiteFS

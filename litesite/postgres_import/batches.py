@@ -12,12 +12,14 @@ from functools import partial
 
 from . import ImportRefused
 from .source import LegacySource
-from .tables import CALLS, LegacyTable, quote
+from .tables import LegacyTable, quote
 
 # Recordings are big: a transaction of calls stops at this many bytes of audio.
 CALL_BATCH_BYTES = 32 * 1024 * 1024
-# Rows per round trip to Postgres; a recording (up to 40 MB as base64) comes alone.
+# Rows per round trip to Postgres.
 FETCH_ROWS = 5_000
+# A recording goes into its blob this many bytes at a time.
+BLOB_SLICE = 1024 * 1024
 
 
 def columns_with_defaults(table: LegacyTable):
@@ -58,21 +60,16 @@ def stream_batches(
     lists of tuples. Most tables are read in a second thread (see _prefetched), so Postgres
     sorts and sends while SQLite inserts; `batch_rows` is load()'s transaction size. See
     LegacySource.stream for `skipped_users`."""
-    # A recording can be 10 MB (13 MB as base64): one row at a time, read in this thread, so
-    # memory stays bounded however large they are.
-    fetch = 1 if table is CALLS else FETCH_ROWS
 
     def open_batches():
         return source.stream(
             table,
             after_id=after_id,
             skipped_ids=skipped_ids,
-            batch_rows=fetch,
+            batch_rows=FETCH_ROWS,
             skipped_users=skipped_users,
         )
 
-    if table is CALLS:
-        return open_batches()
     if in_bulk(table):
         return _prefetched(open_batches, prepare=partial(_chunks, per_transaction=batch_rows))
     return _prefetched(open_batches)
@@ -187,10 +184,6 @@ def _offer(handoff: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def audio_bytes(row: tuple) -> int:
-    return len(row[7])
-
-
 class RowBatch:
     """Up to max_rows rows (or max_bytes as weighed) of a shared iterator; keeps the last id."""
 
@@ -226,6 +219,32 @@ class RowBatch:
         if self.weigh:
             self.bytes += self.weigh(row)
         return row
+
+
+class CallBatch(RowBatch):
+    """Calls, inserted one at a time with an empty blob the size of their recording, which is
+    then filled from the recording's file a slice at a time (see recordings.py): a recording
+    is never whole in memory. The row holds the Recording where the audio goes."""
+
+    def __init__(
+        self, rows: Iterator[tuple], *, insert: str, db_table: str, column: str, audio: int, **kw
+    ):
+        super().__init__(rows, insert=insert, weigh=lambda row: row[audio].size, **kw)
+        self.db_table = db_table
+        self.column = column
+        self.audio = audio
+
+    def insert(self, conn: sqlite3.Connection) -> None:
+        for row in self:
+            recording = row[self.audio]
+            params = (*row[: self.audio], recording.size, *row[self.audio + 1 :])
+            rowid = conn.execute(self.statement, params).lastrowid
+            with (
+                conn.blobopen(self.db_table, self.column, rowid) as blob,
+                open(recording.path, "rb") as decoded,
+            ):
+                while data := decoded.read(BLOB_SLICE):
+                    blob.write(data)
 
 
 class ChunkBatch:

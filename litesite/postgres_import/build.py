@@ -39,16 +39,17 @@ from django.db.migrations.loader import MigrationLoader
 from . import ImportRefused
 from .batches import (
     CALL_BATCH_BYTES,
+    CallBatch,
     ChunkBatch,
     MultiRowInsert,
     RowBatch,
-    audio_bytes,
     columns_with_defaults,
     in_bulk,
     stream_batches,
 )
 from .conversions import SessionPayloads
 from .progress import Progress
+from .recordings import Recording
 from .source import LegacySource
 from .tables import CALLS, SESSIONS, LegacyTable, quote
 
@@ -187,11 +188,11 @@ class BuildFile:
         progress: Progress,
         batch_rows: int,
         batches: Iterator[list[tuple]] | None = None,
-        durations: dict[str, float] | None = None,
+        recordings: dict[str, Recording] | None = None,
     ) -> None:
         """Copy `table` from `source`, resuming after the last committed id. `batches`, when
-        given, is that table's stream, opened earlier by stream(); `durations` are the calls'
-        (see CallDurations)."""
+        given, is that table's stream, opened earlier by stream(); `recordings` are the calls'
+        (see recordings.py)."""
         last_id, rows_done, done = self.state(table)
         if done:
             progress.write(f"{table.label}: already copied ({rows_done:,} rows)")
@@ -215,22 +216,30 @@ class BuildFile:
                     return ChunkBatch(chunks, insert=insert, max_rows=batch_rows)
 
             else:
+                placeholders = ["?"] * len(columns)
+                if table is CALLS:
+                    # The recording is written into an empty blob of its size (CallBatch).
+                    audio = columns.index(table.model_field("audio").column)
+                    placeholders[audio] = "zeroblob(?)"
                 insert = (
                     f"INSERT INTO {quote(table.db_table)} ({column_list}) "
-                    f"VALUES ({', '.join('?' * len(columns))})"
+                    f"VALUES ({', '.join(placeholders)})"
                 )
-                rows = self._derive(table, itertools.chain.from_iterable(prefetched), durations)
+                rows = self._derive(table, itertools.chain.from_iterable(prefetched), recordings)
                 if extras:
                     rows = (row + extras() for row in rows)
-                weigh = audio_bytes if table is CALLS else None
 
                 def next_batch():
-                    return RowBatch(
+                    if table is not CALLS:
+                        return RowBatch(rows, insert=insert, max_rows=batch_rows, max_bytes=0)
+                    return CallBatch(
                         rows,
                         insert=insert,
+                        db_table=table.db_table,
+                        column=columns[audio],
+                        audio=audio,
                         max_rows=batch_rows,
                         max_bytes=CALL_BATCH_BYTES,
-                        weigh=weigh,
                     )
 
             while True:
@@ -273,11 +282,11 @@ class BuildFile:
             batch_rows=batch_rows,
         )
 
-    def _derive(self, table: LegacyTable, rows: Iterator[tuple], durations):
+    def _derive(self, table: LegacyTable, rows: Iterator[tuple], recordings):
         if table is SESSIONS:
             return _with_session_payloads(rows, payloads=SessionPayloads())
         if table is CALLS:
-            return _with_audio(rows, durations=durations or {})
+            return _with_recordings(rows, recordings=recordings or {})
         return rows
 
     # --- finishing ------------------------------------------------------------------------
@@ -422,8 +431,13 @@ def _with_session_payloads(rows: Iterator[tuple], *, payloads: SessionPayloads):
         yield (*row, payloads.encode(row[1]))
 
 
-def _with_audio(rows: Iterator[tuple], *, durations: dict[str, float]):
-    """Each call with its recording and MIME type (decoded by Postgres: see CALLS.derived_sql)
-    and the duration CallDurations found."""
+def _with_recordings(rows: Iterator[tuple], *, recordings: dict[str, Recording]):
+    """Each call with its recording (see batches.CallBatch), MIME type and duration."""
     for row in rows:
-        yield (*row, durations.get(row[0], 0.0))
+        recording = recordings.get(row[0])
+        if recording is None:
+            raise ImportRefused(
+                f'Call {row[0]}: its "base64" column was not a recording when it was read; the '
+                "source changed during the run."
+            )
+        yield (*row, recording, recording.mime_type, recording.duration_seconds)

@@ -3,6 +3,7 @@
 import base64
 import binascii
 import hashlib
+from collections.abc import Callable, Iterable
 from importlib import import_module
 
 from django.conf import settings
@@ -37,21 +38,26 @@ class SessionPayloads:
 
 NOT_A_DATA_URL = "base64 is not a data:<type>;base64,<data> URL"
 NOT_CANONICAL = "base64's data is not canonical base64 (it could not be rebuilt exactly)"
-# Recordings are encoded for the checksum in slices of this many bytes (a multiple of 3, so the
-# slices' base64 joins up), never as one 13 MB string.
-ENCODE_SLICE = 3 * 64 * 1024
 
 
-def decode_data_url(url: bytes) -> tuple[str, bytes]:
-    """The UTF-8 bytes of 'data:<mime>;base64,<data>' -> (mime with its parameters, bytes).
+# Recordings are decoded and encoded in slices of this many bytes of base64 (a multiple of 4,
+# so that each slice decodes on its own): a 13 MB data URL never has a decoded twin in memory.
+DECODE_SLICE = 4 * 256 * 1024
+# ... and encoded for the checksum in slices of this many bytes (a multiple of 3, so that the
+# slices' base64 joins up).
+ENCODE_SLICE = DECODE_SLICE // 4 * 3
+
+
+def decode_data_url_into(url: bytes, write: Callable[[bytes], object]) -> tuple[str, int]:
+    """Decode the UTF-8 bytes of 'data:<mime>;base64,<data>' into write(), a slice at a time;
+    returns (mime with its parameters, decoded size).
 
     Raises ValueError, saying why, when the URL could not be rebuilt into the identical string:
-    only canonical base64 (padded, no whitespace, zero unused bits) round-trips. Works on a
-    view of `url`: no copy of the (up to 40 MB) text is made.
+    only canonical base64 (padded, no whitespace, zero unused bits) round-trips. Works on views
+    of `url`: no copy of the (up to 13 MB) text is made.
     """
-    view = memoryview(url)
     comma = url.find(b",")
-    header = bytes(view[: max(comma, 0)])
+    header = url[: max(comma, 0)]
     prefix, marker = DATA_URL_PREFIX.encode(), BASE64_MARKER.encode()
     if not (
         comma >= 0
@@ -60,18 +66,33 @@ def decode_data_url(url: bytes) -> tuple[str, bytes]:
         and len(header) > len(prefix) + len(marker)
     ):
         raise ValueError(NOT_A_DATA_URL)
-    payload = view[comma + 1 :]
+    start, end = comma + 1, len(url)
+    # Padding may only end the data; strict decoding of each slice refuses anything outside
+    # the alphabet, and padding that is missing or in excess ...
+    if url.find(b"=", start, max(start, end - 2)) >= 0:
+        raise ValueError(NOT_CANONICAL)
+    view = memoryview(url)
+    size = 0
+    last = b""
     try:
-        # Strict decoding refuses anything outside the alphabet, and padding that is missing,
-        # misplaced or in excess ...
-        audio = binascii.a2b_base64(payload, strict_mode=True)
+        for at in range(start, end, DECODE_SLICE):
+            last = binascii.a2b_base64(view[at : at + DECODE_SLICE], strict_mode=True)
+            write(last)
+            size += len(last)
     except binascii.Error:
         raise ValueError(NOT_CANONICAL) from None
     # ... which leaves the unused bits of the last group: only re-encoding it shows them.
-    last = (len(audio) - 1) // 3 * 3 if audio else 0
-    if binascii.b2a_base64(audio[last:], newline=False) != payload[last // 3 * 4 :]:
+    tail = last[(len(last) - 1) // 3 * 3 :] if last else b""
+    if binascii.b2a_base64(tail, newline=False) != view[end - (len(tail) + 2) // 3 * 4 :]:
         raise ValueError(NOT_CANONICAL)
-    return header[len(prefix) : -len(marker)].decode("utf-8"), audio
+    return header[len(prefix) : -len(marker)].decode("utf-8"), size
+
+
+def decode_data_url(url: bytes) -> tuple[str, bytes]:
+    """decode_data_url_into() for a data URL small enough to decode in memory."""
+    parts: list[bytes] = []
+    mime, _size = decode_data_url_into(url, parts.append)
+    return mime, b"".join(parts)
 
 
 def data_url_problem(url: bytes, *, max_mime_length: int) -> str | None:
@@ -82,7 +103,7 @@ def data_url_problem(url: bytes, *, max_mime_length: int) -> str | None:
     1.5 MB, Python's base64 codec a fraction of that.
     """
     try:
-        mime, _audio = decode_data_url(url)
+        mime, _size = decode_data_url_into(url, lambda _decoded: None)
     except ValueError as error:
         return str(error)
     if len(mime) > max_mime_length:
@@ -94,13 +115,10 @@ def data_url(mime: str, audio: bytes) -> str:
     return f"{DATA_URL_PREFIX}{mime}{BASE64_MARKER},{base64.b64encode(audio).decode('ascii')}"
 
 
-def md5_data_url(mime: str | None, audio: bytes | None) -> str | None:
-    """Registered in SQLite for the verification: the md5 Postgres computes of the original URL,
-    from the stored audio encoded a slice at a time."""
-    if mime is None or audio is None:
-        return None
+def md5_data_url(mime: str, audio: Iterable[bytes]) -> str:
+    """The md5 Postgres computes of a call's original data URL, from its stored audio, given
+    in slices of ENCODE_SLICE bytes (the last may be shorter): encoded a slice at a time."""
     digest = hashlib.md5(f"{DATA_URL_PREFIX}{mime}{BASE64_MARKER},".encode(), usedforsecurity=False)
-    view = memoryview(audio)
-    for start in range(0, len(view), ENCODE_SLICE):
-        digest.update(binascii.b2a_base64(view[start : start + ENCODE_SLICE], newline=False))
+    for piece in audio:
+        digest.update(binascii.b2a_base64(piece, newline=False))
     return digest.hexdigest()

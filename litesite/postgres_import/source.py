@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -213,14 +213,21 @@ class LegacySource:
         self, table: LegacyTable, column: str, *, skipped_ids: list[str]
     ) -> Iterator[Iterator[tuple[str, bytes]]]:
         """(id, the column's UTF-8 bytes) of each row where it is not NULL, one row in memory
-        at a time, in no particular order."""
+        at a time, in no particular order.
+
+        Read on a connection of its own, closed at the end: libpq keeps a buffer as large as
+        the largest row it received (a recording: 13 MB) for as long as its connection lives.
+        """
         id_col = f"t.{quote(table.source_id)}"
         query = (
             f"SELECT {id_col}, convert_to(t.{quote(column)}, 'UTF8') FROM {quote(table.source)} t "
             f"WHERE NOT ({id_col} = ANY(%(skip)s)) AND t.{quote(column)} IS NOT NULL"
         )
         name = f"raw_{table.source.lower()}_{column.lower()}"
-        with self.conn.cursor(name=name, binary=True) as cursor:
+        with (
+            closing(self.worker()) as reader,
+            reader.conn.cursor(name=name, binary=True) as cursor,
+        ):
             cursor.itersize = 1
             cursor.execute(query, {"skip": skipped_ids})
             yield iter(cursor)
@@ -299,7 +306,6 @@ class LegacySource:
             f"SELECT {table.select_list()} FROM (SELECT * FROM {quote(table.source)} t "
             f'WHERE {" AND ".join(where)} ORDER BY {id_col} COLLATE "C" OFFSET 0) t'
         )
-        # Binary: a recording decoded by Postgres (see derived_sql) comes as bytes, not hex.
         with self.conn.cursor(name=f"stream_{table.source.lower()}", binary=True) as cursor:
             cursor.itersize = batch_rows
             cursor.execute(

@@ -61,11 +61,9 @@ class LegacyTable:
     columns: tuple[Column, ...]
     # The legacy column holding a "User" id, for the foreign-key checks.
     user_column: str | None = None
-    # Model fields computed from these legacy columns, appended in order: by the SQL
-    # expressions of derived_sql (run by Postgres), then in Python (build.py).
+    # Model fields computed in Python (build.py) from these legacy columns, appended in order.
     derived_fields: tuple[str, ...] = ()
     derived_from: tuple[str, ...] = ()
-    derived_sql: tuple[str, ...] = ()
     # Extra (Postgres expression, SQLite expression) pairs for the verification checksum.
     derived_checksums: tuple[tuple[str, str], ...] = ()
     # Extra (condition, message) checks in SQL on the legacy row, beyond the model's.
@@ -116,7 +114,6 @@ class LegacyTable:
                 exprs.append(f"{col}::text")
             else:
                 exprs.append(col)
-        exprs += list(self.derived_sql)
         return ", ".join(exprs)
 
     @property
@@ -243,16 +240,11 @@ CALLS = LegacyTable(
         Column("userId", "user"),
     ),
     user_column="userId",
+    # From the data URL, decoded by a thread of its own (see recordings.py).
     derived_fields=("audio", "audio_mime_type", "duration_seconds"),
     derived_from=("base64",),
-    # The recording decoded by Postgres, and its MIME type: 'data:<mime>;base64,<data>'. Only
-    # rows whose data URL passed python_check (canonical base64) are streamed.
-    derived_sql=(
-        """decode(substr("base64", strpos("base64", ',') + 1), 'base64')""",
-        """substr("base64", 6, strpos("base64", ',') - 13)""",
-    ),
     # The stored audio must rebuild the very same data URL.
-    derived_checksums=(('md5("base64")', "md5_data_url(audio_mime_type, audio)"),),
+    derived_checksums=(('md5("base64")', "md5_data_url(audio_mime_type, rowid)"),),
     extra_checks=(('t."base64" IS NULL', sql_string("base64 is missing (NULL)")),),
     python_check=("base64", _call_data_url_problem),
 )
@@ -273,10 +265,12 @@ POST_READS = LegacyTable(
 # The order of the checks and reports: users first, as the other tables' rows whose user is
 # rejected are rejected too.
 LEGACY_TABLES = (USERS, SESSIONS, CALLS, POST_READS)
-# The order of the copy: the largest table first, so that the longest part of the verification,
-# integrity_check over it and its indexes, runs while the others load (see build.py); calls
-# last, giving ffprobe the most time to read their durations (see CallDurations). Foreign keys
-# are not enforced during the copy; foreign_key_check proves them once all is in.
-LOAD_ORDER = (POST_READS, USERS, SESSIONS, CALLS)
+# The order of the copy: the largest table first; then the calls, whose recordings (up to 10 MB
+# each) go in while memory is free; then the longest part of the verification, integrity_check
+# over the post reads and their indexes, runs while the small tables load (see the command).
+# Foreign keys are not enforced during the copy; foreign_key_check proves them once all is in.
+LOAD_ORDER = (POST_READS, CALLS, USERS, SESSIONS)
+# The table whose integrity_check starts as soon as it and the calls are in.
+CHECKED_DURING_THE_COPY = POST_READS
 # Prisma's bookkeeping: no site data in it.
 ORM_BOOKKEEPING = "_prisma_migrations"

@@ -17,11 +17,12 @@ import sqlite3
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from .conversions import SessionPayloads, md5_data_url
+from .conversions import ENCODE_SLICE, SessionPayloads, md5_data_url
 from .source import LegacySource, md5_lines
-from .tables import LEGACY_TABLES, SESSIONS, LegacyTable, quote
+from .tables import CALLS, LEGACY_TABLES, SESSIONS, LegacyTable, quote
 
 
 @dataclass
@@ -178,7 +179,18 @@ def _pragma(path: Path, pragma: str, *, cache_kb: int = FINAL_CHECKS_CACHE_KB) -
 
 def _sqlite_checksum(path: Path, table: LegacyTable) -> tuple[int, str]:
     conn = sqlite3.connect(path)
-    conn.create_function("md5_data_url", 2, md5_data_url, deterministic=True)
+    # A recording is read from its blob a slice at a time, on a connection of its own: never
+    # whole in memory (as a SQL function's argument it would be, twice).
+    blobs = sqlite3.connect(path)
+    audio = CALLS.model_field("audio").column
+
+    def md5_of_call(mime: str | None, rowid: int) -> str | None:
+        if mime is None:
+            return None
+        with blobs.blobopen(CALLS.db_table, audio, rowid, readonly=True) as blob:
+            return md5_data_url(mime, iter(partial(blob.read, ENCODE_SLICE), b""))
+
+    conn.create_function("md5_data_url", 2, md5_of_call)
     try:
         cursor = conn.execute(
             f"SELECT {table.checksum_sqlite()} FROM {quote(table.db_table)} "
@@ -192,6 +204,7 @@ def _sqlite_checksum(path: Path, table: LegacyTable) -> tuple[int, str]:
         return md5_lines(chunks())
     finally:
         conn.close()
+        blobs.close()
 
 
 def _sessions_not_naming_their_user(conn: sqlite3.Connection) -> list[str]:

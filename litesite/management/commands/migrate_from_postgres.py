@@ -23,7 +23,6 @@ from django.core.management.base import BaseCommand, CommandError
 from litesite import litefs
 from litesite.postgres_import import ImportRefused
 from litesite.postgres_import.build import BuildFile, fingerprint
-from litesite.postgres_import.durations import CallDurations
 from litesite.postgres_import.head_start import HeadStart
 from litesite.postgres_import.install import (
     copy_into_live,
@@ -34,9 +33,11 @@ from litesite.postgres_import.install import (
     site_data,
 )
 from litesite.postgres_import.progress import Progress
+from litesite.postgres_import.recordings import Recordings
 from litesite.postgres_import.source import LegacySource, Problem, write_rejected
 from litesite.postgres_import.tables import (
     CALLS,
+    CHECKED_DURING_THE_COPY,
     LEGACY_TABLES,
     LOAD_ORDER,
     ORM_BOOKKEEPING,
@@ -163,13 +164,12 @@ class Command(BaseCommand):
             blockers.append(message)
 
         with ExitStack() as stack:
-            # A fresh build begins while the rows are checked: the recordings' durations, the
-            # schema of the new file and the first table's query (see build.py).
+            # A fresh build begins while the rows are checked: the recordings, the schema of
+            # the new file and the first table's query (see recordings.py, head_start.py).
             fresh = not dry_run and not self._build_path().exists()
-            durations = head_start = None
+            recordings = head_start = None
             if fresh:
-                durations = CallDurations(source)
-                stack.callback(durations.stop)
+                recordings = stack.enter_context(Recordings(source, self._recordings_folder()))
             # Worker connections share the run's snapshot: the checks of the larger tables run
             # side by side, and Postgres computes its checksums while the copy runs.
             workers = stack.enter_context(source.workers(3))
@@ -181,14 +181,14 @@ class Command(BaseCommand):
                 source,
                 workers,
                 options,
-                durations,
+                recordings,
                 head_start,
                 blockers=blockers,
                 started=started,
             )
 
     def _migrate(
-        self, source, workers, options, durations, head_start, *, blockers, started
+        self, source, workers, options, recordings, head_start, *, blockers, started
     ) -> None:
         """Check every row, copy, verify and swap in (or stop at the check on a dry run)."""
         dry_run, replace = options["dry_run"], options["replace"]
@@ -228,7 +228,7 @@ class Command(BaseCommand):
         notes: list[str] = []
         build, checked = self._build(
             source,
-            durations,
+            recordings,
             head_start,
             counts=counts,
             skipped=skipped,
@@ -333,11 +333,13 @@ class Command(BaseCommand):
         suffix = self.target.suffix or ".sqlite3"
         return self.work_dir / f"{self.target.stem}.postgres-import{suffix}"
 
-    def _build(self, source, durations, head_start, *, counts, skipped, options, notes):
+    def _recordings_folder(self) -> Path:
+        return self.work_dir / f"{self.target.stem}.postgres-import-recordings"
+
+    def _build(self, source, recordings, head_start, *, counts, skipped, options, notes):
         """Copy every table into the build file; returns it with the integrity checks already
         under way (see verify.py)."""
         path = self._build_path()
-        first = LOAD_ORDER[0]
         with ExitStack() as streams:
             began = time.monotonic()
             # On a fresh build the schema was created while the rows were checked.
@@ -349,7 +351,7 @@ class Command(BaseCommand):
             )
             if head_start is not None:
                 head_start.adopted = True
-            early = head_start.streams if head_start is not None else {}
+            begun = head_start.streams if head_start is not None else {}
             if created_in is not None:
                 self.stdout.write(f"Created the site's schema in {created_in:.1f}s.")
             elif build.adopted:
@@ -363,30 +365,28 @@ class Command(BaseCommand):
                 f"{'Resuming the interrupted copy' if build.resumed else 'Copying'} into {path}"
             )
             progress = Progress.for_terminal(write=self.stdout.write, stream=sys.stderr)
-            if durations is None and not build.state(CALLS)[2]:
-                durations = CallDurations(source)
-                streams.callback(durations.stop)
+            if recordings is None and not build.state(CALLS)[2]:
+                recordings = streams.enter_context(Recordings(source, self._recordings_folder()))
             checked = {}
             for table in LOAD_ORDER:
                 ids = skipped.get(table.source, [])
-                probed = None
+                found = None
                 if table is CALLS and not build.state(CALLS)[2]:
                     began = time.monotonic()
-                    probed = durations.wait(skipped_ids=ids, notes=notes)
-                    if durations.probing:
-                        self.stdout.write(
-                            f"Found the calls' durations (waited {time.monotonic() - began:.1f}s "
-                            "for ffmpeg)."
-                        )
+                    found = recordings.wait(skipped_ids=ids, notes=notes)
+                    self.stdout.write(
+                        f"Decoded the calls' recordings and found their durations (waited "
+                        f"{time.monotonic() - began:.1f}s)."
+                    )
                 build.load(
                     table,
                     source=source,
-                    batches=early.pop(table, None),
+                    batches=begun.pop(table, None),
                     expected=counts[table.source] - len(ids),
                     skipped_ids=ids,
                     progress=progress,
                     batch_rows=options["batch_size"],
-                    durations=probed,
+                    recordings=found,
                 )
                 began = time.monotonic()
                 rebuilt = build.rebuild_indexes(table)
@@ -395,12 +395,13 @@ class Command(BaseCommand):
                         f"{table.label}: built {rebuilt} index{'es' if rebuilt > 1 else ''} "
                         f"in {time.monotonic() - began:.1f}s."
                     )
-                if table is first:
+                if table is CALLS:  # the post reads and the recordings are in
+                    done = CHECKED_DURING_THE_COPY
                     build.release_memory()
                     build.allow_reads_during_writes()
-                    checked[table.db_table] = check_table_integrity(build.path, table.db_table)
+                    checked[done.db_table] = check_table_integrity(build.path, done.db_table)
                     self.stdout.write(
-                        f"{table.label}: integrity_check started; it runs while the rest loads."
+                        f"{done.label}: integrity_check started; it runs while the rest loads."
                     )
         build.mark_complete()
         return build, checked
