@@ -88,6 +88,8 @@ def in_bulk(table: LegacyTable) -> bool:
 
 
 ROWS_PER_INSERT = 500
+# SQLite's limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER, since 3.32).
+MAX_PARAMETERS = 32_766
 
 
 def _chunks(batches: Iterator[list[tuple]], *, per_transaction: int):
@@ -95,12 +97,13 @@ def _chunks(batches: Iterator[list[tuple]], *, per_transaction: int):
     re-cut so that no chunk straddles a transaction of `per_transaction` rows."""
     room = per_transaction
     for batch in batches:
+        per_insert = max(1, min(ROWS_PER_INSERT, MAX_PARAMETERS // len(batch[0]))) if batch else 1
         while batch:
             take = min(room, len(batch))
             chunk, batch = batch[:take], batch[take:]
             statements = [
-                list(itertools.chain.from_iterable(chunk[start : start + ROWS_PER_INSERT]))
-                for start in range(0, take, ROWS_PER_INSERT)
+                list(itertools.chain.from_iterable(chunk[start : start + per_insert]))
+                for start in range(0, take, per_insert)
             ]
             yield statements, take, chunk[-1][0]
             room = room - take or per_transaction

@@ -12,6 +12,7 @@ The moving parts live in litesite/postgres_import/.
 import ctypes
 import ctypes.util
 import gc
+import shutil
 import sys
 import time
 from contextlib import ExitStack
@@ -365,7 +366,10 @@ class Command(BaseCommand):
                 f"{'Resuming the interrupted copy' if build.resumed else 'Copying'} into {path}"
             )
             progress = Progress.for_terminal(write=self.stdout.write, stream=sys.stderr)
-            if recordings is None and not build.state(CALLS)[2]:
+            if build.state(CALLS)[2]:
+                # Copied by an earlier run, killed before it removed the recordings it decoded.
+                shutil.rmtree(self._recordings_folder(), ignore_errors=True)
+            elif recordings is None:
                 recordings = streams.enter_context(Recordings(source, self._recordings_folder()))
             checked = {}
             for table in LOAD_ORDER:
