@@ -347,6 +347,60 @@ def test_a_run_killed_midway_leaves_the_target_alone_and_a_rerun_finishes_withou
     assert not build.exists()
 
 
+def test_a_run_killed_while_copying_calls_resumes_them_and_leaves_no_recordings_behind(
+    legacy, tmp_path
+):
+    url, pg = legacy
+    user = insert_user(pg)
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    # Two dozen recordings of about a megabyte: each call's transaction takes a few
+    # milliseconds, so the kill lands while they are being copied.
+    wav = sine_recording(recordings, seconds=10, codec=[], name="call.wav")
+    calls = [
+        insert_call(pg, user_id=user["id"], data_url=data_url("audio/wav", wav)) for _ in range(24)
+    ]
+    build = tmp_path / "site.postgres-import.sqlite3"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "migrate_from_postgres",
+            "--source",
+            url,
+            "--batch-size",
+            "1",
+        ],
+        cwd=PROJECT_DIR,
+        env=command_env(tmp_path),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in child.stdout:
+        if line.startswith("Call:") and "rows committed" in line:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait()
+    child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    (copied,) = rows(build, "SELECT rows FROM postgres_import_progress WHERE name = 'Call'")[0]
+    assert 0 < copied < 24
+
+    rerun = run_migrate_from_postgres(tmp_path, "--source", url, "--batch-size", "1")
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"Call: resuming after {copied} of 24 rows" in rerun.stdout
+    db = tmp_path / "site.sqlite3"
+    copied_calls = {row["id"]: row for row in rows(db, "SELECT * FROM calls_call")}
+    assert sorted(copied_calls) == sorted(call["id"] for call in calls)
+    for call in calls:
+        stored = copied_calls[call["id"]]
+        assert data_url(stored["audio_mime_type"], bytes(stored["audio"])) == call["base64"]
+        assert stored["duration_seconds"] == pytest.approx(10.0, abs=0.05)
+    # The recordings decoded for the copy were scratch files: none is left.
+    assert {p.name for p in tmp_path.iterdir()} == {"site.sqlite3", "recordings"}
+
+
 class FakeLiteFSAPI(BaseHTTPRequestHandler):
     """LiteFS's HTTP API as this node sees it: the one thing outside the machine here."""
 
