@@ -407,6 +407,35 @@ def _stored_fingerprint(conn: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+class Room:
+    """Whether the work folder has room for the copy: `needed` is LegacySource.room_needed()."""
+
+    def __init__(self, folder: Path, *, needed: int):
+        self.folder = folder
+        self.needed = needed
+        self.free = shutil.disk_usage(folder).free
+
+    def __str__(self) -> str:
+        return (
+            f"the copy needs about {_megabytes(self.needed)} in {self.folder}; "
+            f"{_megabytes(self.free)} free"
+        )
+
+    @property
+    def problem(self) -> str | None:
+        if self.needed <= self.free:
+            return None
+        return (
+            f"the copy needs about {_megabytes(self.needed)} in {self.folder} (the new "
+            f"database, and the calls' recordings decoded while it runs) and only "
+            f"{_megabytes(self.free)} are free: free some space or choose another --work-dir"
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.0f} MB"
+
+
 def _check_free_space(folder: Path) -> None:
     free = shutil.disk_usage(folder).free
     if free < 64 * 1024 * 1024:

@@ -25,7 +25,7 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict
 
 from . import ImportRefused
-from .tables import LEGACY_TABLES, ORM_BOOKKEEPING, USERS, LegacyTable, quote
+from .tables import LEGACY_TABLES, ORM_BOOKKEEPING, USERS, LegacyTable, quote, sql_string
 
 TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
 _ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -173,6 +173,20 @@ class LegacySource:
 
     def _schema_name(self) -> str:
         return self.conn.execute("SELECT current_schema()").fetchone()[0] or "(none)"
+
+    def room_needed(self) -> int:
+        """Bytes the copy needs on disk, roughly: the new database takes about what the tables
+        take in Postgres, and the recordings are also decoded into files while it runs.
+        (Both sizes are read from Postgres's bookkeeping: no row is read.)"""
+        tables = ", ".join(sql_string(quote(table.source)) for table in LEGACY_TABLES)
+        (size,) = self.conn.execute(
+            f"SELECT sum(pg_total_relation_size(name::regclass))::bigint "
+            f"FROM unnest(ARRAY[{tables}]) name"
+        ).fetchone()
+        (encoded,) = self.conn.execute(
+            'SELECT coalesce(sum(octet_length("base64")), 0)::bigint FROM "Call"'
+        ).fetchone()
+        return int(size) + int(encoded) * 3 // 4
 
     # --- counting and checking ------------------------------------------------------------
     def count(self, table: LegacyTable) -> int:

@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -210,11 +211,17 @@ def test_a_dry_run_counts_and_checks_without_writing_anything(legacy, tmp_path):
     user = insert_user(pg)
     insert_post_read(pg, userId=user["id"])
     insert_post_read(pg)
+    recording = sine_recording(tmp_path, seconds=30, codec=[], name="call.wav")
+    insert_call(pg, user_id=user["id"], data_url=data_url("audio/wav", recording))
+    (tmp_path / "call.wav").unlink()
 
     result = run_migrate_from_postgres(tmp_path, "--source", url, "--dry-run")
 
     assert result.returncode == 0, result.stderr
     assert "PostRead            2         0" in result.stdout
+    # The room it asks for covers the recording twice: in the database and decoded meanwhile.
+    (needed,) = re.findall(r"Room: the copy needs about ([\d,]+) MB in ", result.stdout)
+    assert int(needed.replace(",", "")) >= 2 * len(recording) / 1e6
     assert "Dry run: nothing was written." in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 

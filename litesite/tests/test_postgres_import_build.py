@@ -1,6 +1,7 @@
 """The build file's bookkeeping: what a rerun does with a file an earlier run left behind."""
 
 import sqlite3
+from types import SimpleNamespace
 
 from litesite.postgres_import import build as build_module
 from litesite.postgres_import.build import META, PROGRESS, BuildFile
@@ -29,3 +30,17 @@ def test_a_build_file_made_but_never_started_is_taken_up_by_the_next_run(tmp_pat
         assert (again.resumed, again.adopted, said) == (True, False, [])
     finally:
         again.close()
+
+
+def test_a_work_folder_without_room_for_the_copy_is_named_with_the_sizes(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        build_module.shutil, "disk_usage", lambda folder: SimpleNamespace(free=500_000_000)
+    )
+
+    assert build_module.Room(tmp_path, needed=499_000_000).problem is None
+    problem = build_module.Room(tmp_path, needed=1_234_000_000).problem
+    assert problem == (
+        f"the copy needs about 1,234 MB in {tmp_path} (the new database, and the calls' "
+        "recordings decoded while it runs) and only 500 MB are free: free some space or choose "
+        "another --work-dir"
+    )

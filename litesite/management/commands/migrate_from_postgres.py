@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from litesite import litefs
 from litesite.postgres_import import ImportRefused
-from litesite.postgres_import.build import BuildFile, fingerprint
+from litesite.postgres_import.build import BuildFile, Room, fingerprint
 from litesite.postgres_import.head_start import HeadStart
 from litesite.postgres_import.install import (
     copy_into_live,
@@ -155,6 +155,13 @@ class Command(BaseCommand):
                 f"the target already holds site data ({describe_site_data(existing)}); "
                 "a real run needs --replace"
             )
+        if not self._build_path().exists():  # a rerun's copy is partly there already
+            room = Room(self.work_dir, needed=source.room_needed())
+            self.stdout.write(f"Room: {room}.")
+            if room.problem:
+                if not dry_run:
+                    raise ImportRefused(room.problem[0].upper() + room.problem[1:] + ".")
+                blockers.append(room.problem)
         if self.under_litefs and not litefs.is_primary():
             message = (
                 "this machine is not the LiteFS primary: run the command in a console on the "
