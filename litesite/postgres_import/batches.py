@@ -188,18 +188,13 @@ def _offer(handoff: queue.Queue, item, stop: threading.Event) -> bool:
 
 
 class RowBatch:
-    """Up to max_rows rows (or max_bytes as weighed) of a shared iterator; keeps the last id."""
+    """Up to max_rows rows of a shared iterator; keeps the last id."""
 
-    def __init__(
-        self, rows: Iterator[tuple], *, insert: str, max_rows: int, max_bytes: int, weigh=None
-    ):
+    def __init__(self, rows: Iterator[tuple], *, insert: str, max_rows: int):
         self.rows = rows
         self.statement = insert
         self.max_rows = max_rows
-        self.max_bytes = max_bytes
-        self.weigh = weigh
         self.count = 0
-        self.bytes = 0
         self.last_id = None
         self.exhausted = False
 
@@ -209,8 +204,11 @@ class RowBatch:
     def __iter__(self):
         return self
 
+    def full(self) -> bool:
+        return self.count >= self.max_rows
+
     def __next__(self) -> tuple:
-        if self.count >= self.max_rows or (self.weigh and self.bytes >= self.max_bytes):
+        if self.full():
             raise StopIteration
         try:
             row = next(self.rows)
@@ -219,27 +217,31 @@ class RowBatch:
             raise
         self.count += 1
         self.last_id = row[0]
-        if self.weigh:
-            self.bytes += self.weigh(row)
         return row
 
 
 class CallBatch(RowBatch):
     """Calls, inserted one at a time with an empty blob the size of their recording, which is
     then filled from the recording's file a slice at a time (see recordings.py): a recording
-    is never whole in memory. The row holds the Recording where the audio goes."""
+    is never whole in memory. The row holds the Recording where the audio goes. A batch also
+    ends at CALL_BATCH_BYTES of audio."""
 
     def __init__(
         self, rows: Iterator[tuple], *, insert: str, db_table: str, column: str, audio: int, **kw
     ):
-        super().__init__(rows, insert=insert, weigh=lambda row: row[audio].size, **kw)
+        super().__init__(rows, insert=insert, **kw)
         self.db_table = db_table
         self.column = column
         self.audio = audio
+        self.bytes = 0
+
+    def full(self) -> bool:
+        return super().full() or self.bytes >= CALL_BATCH_BYTES
 
     def insert(self, conn: sqlite3.Connection) -> None:
         for row in self:
             recording = row[self.audio]
+            self.bytes += recording.size
             params = (*row[: self.audio], recording.size, *row[self.audio + 1 :])
             rowid = conn.execute(self.statement, params).lastrowid
             with (

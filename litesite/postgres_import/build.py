@@ -38,7 +38,6 @@ from django.db.migrations.loader import MigrationLoader
 
 from . import ImportRefused
 from .batches import (
-    CALL_BATCH_BYTES,
     CallBatch,
     ChunkBatch,
     MultiRowInsert,
@@ -234,7 +233,7 @@ class BuildFile:
 
                 def next_batch():
                     if table is not CALLS:
-                        return RowBatch(rows, insert=insert, max_rows=batch_rows, max_bytes=0)
+                        return RowBatch(rows, insert=insert, max_rows=batch_rows)
                     return CallBatch(
                         rows,
                         insert=insert,
@@ -242,7 +241,6 @@ class BuildFile:
                         column=columns[audio],
                         audio=audio,
                         max_rows=batch_rows,
-                        max_bytes=CALL_BATCH_BYTES,
                     )
 
             while True:

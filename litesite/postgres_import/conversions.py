@@ -1,6 +1,5 @@
 """The per-row conversions Postgres cannot do for us: session payloads and audio data URLs."""
 
-import base64
 import binascii
 import hashlib
 from collections.abc import Callable, Iterable
@@ -88,13 +87,6 @@ def decode_data_url_into(url: bytes, write: Callable[[bytes], object]) -> tuple[
     return header[len(prefix) : -len(marker)].decode("utf-8"), size
 
 
-def decode_data_url(url: bytes) -> tuple[str, bytes]:
-    """decode_data_url_into() for a data URL small enough to decode in memory."""
-    parts: list[bytes] = []
-    mime, _size = decode_data_url_into(url, parts.append)
-    return mime, b"".join(parts)
-
-
 def data_url_problem(url: bytes, *, max_mime_length: int) -> str | None:
     """Why a legacy call's data URL (its UTF-8 bytes) cannot become the site's audio and back;
     None if it can.
@@ -109,10 +101,6 @@ def data_url_problem(url: bytes, *, max_mime_length: int) -> str | None:
     if len(mime) > max_mime_length:
         return f"base64's MIME type is longer than {max_mime_length} characters"
     return None
-
-
-def data_url(mime: str, audio: bytes) -> str:
-    return f"{DATA_URL_PREFIX}{mime}{BASE64_MARKER},{base64.b64encode(audio).decode('ascii')}"
 
 
 def md5_data_url(mime: str, audio: Iterable[bytes]) -> str:

@@ -299,6 +299,36 @@ def test_skip_invalid_migrates_the_rest_and_writes_the_rejected_rows_whole(legac
     assert "User                2         1" in result.stdout
 
 
+def kill_while_copying(folder: Path, url: str, table: str, *, batch_size: int) -> int:
+    """Run the command, SIGKILL it once it has committed some of `table`'s rows, and return
+    how many the build file holds."""
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "migrate_from_postgres",
+            "--source",
+            url,
+            "--batch-size",
+            str(batch_size),
+        ],
+        cwd=PROJECT_DIR,
+        env=command_env(folder),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for line in child.stdout:
+        if line.startswith(f"{table}:") and "rows committed" in line:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait()
+    child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    build = folder / "site.postgres-import.sqlite3"
+    query = "SELECT rows FROM postgres_import_progress WHERE name = ?"
+    return rows(build, query, (table,))[0][0]
+
+
 def test_a_run_killed_midway_leaves_the_target_alone_and_a_rerun_finishes_without_duplicates(
     legacy, tmp_path
 ):
@@ -315,31 +345,9 @@ def test_a_run_killed_midway_leaves_the_target_alone_and_a_rerun_finishes_withou
     )
     db = tmp_path / "site.sqlite3"
     build = tmp_path / "site.postgres-import.sqlite3"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "migrate_from_postgres",
-            "--source",
-            url,
-            "--batch-size",
-            "1000",
-        ],
-        cwd=PROJECT_DIR,
-        env=command_env(tmp_path),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    for line in child.stdout:
-        if line.startswith("PostRead:") and "rows committed" in line:
-            child.send_signal(signal.SIGKILL)
-            break
-    child.wait()
-    child.stdout.close()
+    copied = kill_while_copying(tmp_path, url, "PostRead", batch_size=1000)
 
-    assert child.returncode == -signal.SIGKILL
     assert not db.exists()
-    (copied,) = rows(build, "SELECT rows FROM postgres_import_progress WHERE name = 'PostRead'")[0]
     assert 0 < copied < 60000
 
     rerun = run_migrate_from_postgres(tmp_path, "--source", url, "--batch-size", "1000")
@@ -367,30 +375,7 @@ def test_a_run_killed_while_copying_calls_resumes_them_and_leaves_no_recordings_
     calls = [
         insert_call(pg, user_id=user["id"], data_url=data_url("audio/wav", wav)) for _ in range(24)
     ]
-    build = tmp_path / "site.postgres-import.sqlite3"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "migrate_from_postgres",
-            "--source",
-            url,
-            "--batch-size",
-            "1",
-        ],
-        cwd=PROJECT_DIR,
-        env=command_env(tmp_path),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    for line in child.stdout:
-        if line.startswith("Call:") and "rows committed" in line:
-            child.send_signal(signal.SIGKILL)
-            break
-    child.wait()
-    child.stdout.close()
-    assert child.returncode == -signal.SIGKILL
-    (copied,) = rows(build, "SELECT rows FROM postgres_import_progress WHERE name = 'Call'")[0]
+    copied = kill_while_copying(tmp_path, url, "Call", batch_size=1)
     assert 0 < copied < 24
 
     rerun = run_migrate_from_postgres(tmp_path, "--source", url, "--batch-size", "1")
