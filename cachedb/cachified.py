@@ -6,7 +6,10 @@ Rules (the README section "The cache" has the long version):
 - `ttl` seconds fresh (`None` forever; 0 = stale at once, refreshed on next use; negative = return
   the value without storing it), then `swr` seconds stale (`None` = without limit) during which
   the stale value is returned at once and refreshed on a background thread, one refresh per key.
-- A missing, expired or `check_value`-rejected entry is fetched. Callers of one key share one
+- A missing, expired or `check_value`-rejected entry is fetched. `check_value` judges what comes
+  out of the cache (is this stored value still current?); a value just fetched is current by
+  definition and is returned and stored as it is, even if a stamp read before the fetch is
+  already older than it. Callers of one key share one
   fetch: threads of a process through an in-process flight, processes of the machine through a
   lease row in the cache file (the others wait for the value, polling).
 - `get_fresh_value` runs on a thread of its own so that every caller stops waiting after
@@ -267,10 +270,11 @@ def _take_lease(flight: _Flight, options: _Options, owner: str, *, wait: bool) -
         flight.fail(_LeaseBusy(key))
         return False
     reporting.log_event(reporting.WAIT, key, on="another process")
+    waiting_since = time.time()
     interval = _POLL_FIRST
     while True:
-        entry = _usable_entry(key, options.check_value, now=time.time())
-        if entry is not None and entry.is_fresh(time.time()):
+        entry = _concurrent_value(options, since=waiting_since)
+        if entry is not None:
             flight.finish(entry.value)
             return False
         remaining = flight.deadline - time.monotonic()
@@ -281,12 +285,30 @@ def _take_lease(flight: _Flight, options: _Options, owner: str, *, wait: bool) -
         interval = min(interval * 2, _POLL_MAX)
         if leases.try_acquire(key, owner=owner, seconds=options.timeout, now=time.time()):
             # The holder may have stored the value and released just before we took over.
-            entry = _usable_entry(key, options.check_value, now=time.time())
-            if entry is not None and entry.is_fresh(time.time()):
+            entry = _concurrent_value(options, since=waiting_since)
+            if entry is not None:
                 leases.release(key, owner=owner)
                 flight.finish(entry.value)
                 return False
             return True
+
+
+def _concurrent_value(options: _Options, *, since: float) -> store.Entry | None:
+    """A fresh entry another process stored for the key: the one this caller waited for.
+
+    check_value is not asked about an entry stored after the wait began. That entry is the fetch
+    this caller joined, as fresh as one it would have made itself: a version stamp read before
+    the wait may already be older than the value (a change landed meanwhile), and rejecting it
+    would refuse a value for being newer than the caller asked for.
+    """
+    now = time.time()
+    entry = store.read(options.key)
+    if entry is None or not entry.is_fresh(now):
+        return None
+    check = options.check_value
+    if entry.created_at >= since or check is None or check(entry.value):
+        return entry
+    return None
 
 
 class _FetchJob:
@@ -322,11 +344,6 @@ class _FetchJob:
             connections[alias] = wrapper
         try:
             value = self.options.get_fresh_value()
-            check = self.options.check_value
-            if check is not None and not check(value):
-                raise CacheValueError(
-                    f"check_value rejected the fresh value fetched for {self.options.key!r}."
-                )
             self.text = store.encode(self.options.key, value)
             self.value = value
         except BaseException as error:  # handed to the waiting callers, raised there

@@ -7,7 +7,7 @@ class CacheError(Exception):
 
 
 class CacheValueError(CacheError, ValueError):
-    """A value cannot be stored as JSON without changing, or check_value rejected a fresh value."""
+    """A value cannot be stored as JSON without changing."""
 
 
 class CacheFetchTimeout(CacheError, TimeoutError):
