@@ -63,3 +63,30 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def own_cache_file(tmp_path):
+    """Point the cache alias at a file of this test's own, with its tables, for tests that break
+    the file for real (delete it, overwrite it, make it read-only). Restored afterwards.
+
+    Yields the file's path. Use with transaction=True: the connection is reopened.
+    """
+    from django.core.management import call_command
+    from django.db import connections
+
+    from cachedb import faults, store
+
+    connection = connections["cache"]
+    original = connection.settings_dict["NAME"]
+    path = tmp_path / "cache.sqlite3"
+    connection.close()
+    connection.settings_dict["NAME"] = str(path)
+    call_command("migrate", database="cache", interactive=False, verbosity=0)
+    store.reset_memory()
+    faults.forget()
+    yield path
+    connection.close()
+    connection.settings_dict["NAME"] = original
+    store.reset_memory()
+    faults.forget()

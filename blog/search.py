@@ -15,6 +15,7 @@ from django.db import connections, transaction
 
 from blog import compiler
 from blog.content import Catalog, Post, compiled
+from cachedb import faults
 
 logger = logging.getLogger(__name__)
 
@@ -129,10 +130,24 @@ def ensure_index(posts: list[Post]) -> None:
 
 def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[tuple[Post, str]]:
     """Posts of `visible` matching `query`, best first, each with a snippet: HTML-escaped text
-    with <mark> around the matched words."""
+    with <mark> around the matched words.
+
+    The index lives in the disposable cache file: when that fails, the posts are scanned
+    instead (slower, same matching rule) and the fault is left to cachedb to heal.
+    """
     expression = match_expression(query)
     if not expression or not visible:
         return []
+    try:
+        return _search_index(expression, visible=visible, catalog=catalog)
+    except faults.ERRORS as error:
+        faults.note("search the index", error)
+        return scan(query, visible=visible)
+
+
+def _search_index(
+    expression: str, *, visible: list[Post], catalog: Catalog
+) -> list[tuple[Post, str]]:
     # Drafts are indexed too (staff search them) and filtered out of everyone else's results, so
     # the index does not flip between two audiences. Unlisted posts are never indexed.
     ensure_index(catalog.with_drafts)
@@ -146,6 +161,45 @@ def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[tuple[P
         )
         rows = cursor.fetchall()
     return [(by_slug[slug], _mark(snippet)) for slug, snippet in rows if slug in by_slug]
+
+
+def scan(query: str, *, visible: list[Post]) -> list[tuple[Post, str]]:
+    """The index's answer without the index: every word must start a word of the post, and a
+    hit in the title counts most (the same weights as bm25's columns)."""
+    prefixes = [_trim(term) for term in TERM.findall(query.lower())[:MAX_TERMS]]
+    scored = []
+    for post in visible:
+        body = _body_text(post)
+        columns = (post.title, post.description, " ".join(post.keywords), body)
+        words = [TERM.findall(text.lower()) for text in columns]
+        score = 0.0
+        for prefix in prefixes:
+            hits = [sum(word.startswith(prefix) for word in column) for column in words]
+            if not any(hits):
+                break
+            score += sum(weight * hit for weight, hit in zip(WEIGHTS[1:], hits, strict=True))
+        else:
+            scored.append((score, post, _scan_snippet(body or post.description, prefixes)))
+    scored.sort(key=lambda row: -row[0])
+    return [(post, snippet) for _, post, snippet in scored[:100]]
+
+
+def _scan_snippet(text: str, prefixes: list[str], *, words: int = 24) -> str:
+    """About `words` words of `text` around the first match, escaped, matches in <mark>."""
+    tokens = text.split()
+    matched = [
+        any(t.startswith(tuple(prefixes)) for t in TERM.findall(tok.lower())) for tok in tokens
+    ]
+    start = max(0, matched.index(True) - words // 3) if True in matched else 0
+    shown = [
+        f"<mark>{escape(token)}</mark>" if hit else escape(token)
+        for token, hit in zip(
+            tokens[start : start + words], matched[start : start + words], strict=True
+        )
+    ]
+    before = "…" if start > 0 else ""
+    after = "…" if start + words < len(tokens) else ""
+    return before + " ".join(shown) + after
 
 
 def _mark(snippet: str) -> str:

@@ -22,7 +22,7 @@ import time
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.db import transaction
 
-from cachedb import reporting
+from cachedb import faults, reporting
 from cachedb.connection import ALIAS, raw_connection
 from cachedb.models import BackendEntry
 
@@ -43,6 +43,8 @@ _HAS_KEY_SQL = (
     "SELECT 1 FROM cache_backend_entry WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
 )
 _COUNT_SQL = "SELECT COUNT(*) FROM cache_backend_entry"
+# What incr() finds when the key is absent (None could be a stored value).
+_MISSING = object()
 
 
 class SQLiteCache(BaseCache):
@@ -78,26 +80,26 @@ class SQLiteCache(BaseCache):
         reporting.record("django", time.perf_counter() - started)
 
     # --- reads ----------------------------------------------------------------------------
+    # Every database call below degrades (cachedb.faults): a cache file that fails reads as an
+    # empty cache and skips writes, as Django's cache contract allows a cache to forget anything.
     def get(self, key, default=None, version=None):
         started = time.perf_counter()
-        key = self.make_and_validate_key(key, version=version)
-        row = raw_connection().execute(_SELECT_SQL, (key,)).fetchone()
+        row = self._select(self.make_and_validate_key(key, version=version))
         self._timed(started)
         if row is None or (row[1] is not None and row[1] <= time.time()):
             return default
         return self._decode(row[0])
 
+    @staticmethod
+    @faults.degrades_to(None, doing="read a cached value")
+    def _select(key: str):
+        return raw_connection().execute(_SELECT_SQL, (key,)).fetchone()
+
     def get_many(self, keys, version=None):
         started = time.perf_counter()
         made = {self.make_and_validate_key(key, version=version): key for key in keys}
-        if not made:
-            return {}
+        rows = self._select_many(list(made)) if made else []
         now = time.time()
-        placeholders = ", ".join("?" * len(made))
-        rows = raw_connection().execute(
-            f"SELECT key, value, expires_at FROM cache_backend_entry WHERE key IN ({placeholders})",
-            list(made),
-        )
         found = {
             made[key]: self._decode(value)
             for key, value, expires in rows
@@ -106,47 +108,81 @@ class SQLiteCache(BaseCache):
         self._timed(started)
         return found
 
+    @staticmethod
+    @faults.degrades_to([], doing="read cached values")
+    def _select_many(keys: list[str]) -> list:
+        placeholders = ", ".join("?" * len(keys))
+        sql = (
+            f"SELECT key, value, expires_at FROM cache_backend_entry WHERE key IN ({placeholders})"
+        )
+        return raw_connection().execute(sql, keys).fetchall()
+
     def has_key(self, key, version=None):
-        key = self.make_and_validate_key(key, version=version)
+        return self._has_key(self.make_and_validate_key(key, version=version))
+
+    @staticmethod
+    @faults.degrades_to(False, doing="look up a cached value")
+    def _has_key(key: str) -> bool:
         return raw_connection().execute(_HAS_KEY_SQL, (key, time.time())).fetchone() is not None
 
     # --- writes ---------------------------------------------------------------------------
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
-        self._store(key, value, timeout, only_if_absent=False)
+        self._store(key, self._encode(value), timeout, only_if_absent=False)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
-        return self._store(key, value, timeout, only_if_absent=True)
+        return self._store(key, self._encode(value), timeout, only_if_absent=True)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        # Made and pickled first: a bad key or an unpicklable value raises, storing nothing.
+        texts = {
+            self.make_and_validate_key(key, version=version): (key, self._encode(value))
+            for key, value in data.items()
+        }
+        failed = self._store_many(texts, timeout)
+        return [texts[key][0] for key in failed]
+
+    @faults.degrades_to(None, doing="store values", writes=True)
+    def _store_many_or_fail(self, texts: dict, timeout) -> list:
         with transaction.atomic(using=ALIAS):
-            for key, value in data.items():
-                self.set(key, value, timeout=timeout, version=version)
+            for key, (_, text) in texts.items():
+                self._write_or_fail(key, text, timeout, only_if_absent=False)
         return []
 
-    def _store(self, key: str, value, timeout, *, only_if_absent: bool) -> bool:
+    def _store_many(self, texts: dict, timeout) -> list:
+        """The made keys that were not stored: none, or all of them when the cache failed."""
+        stored = self._store_many_or_fail(texts, timeout)
+        return list(texts) if stored is None else stored
+
+    def _store(self, key: str, text: str, timeout, *, only_if_absent: bool) -> bool:
         started = time.perf_counter()
-        # Pickle before touching the database: an unpicklable value fails here, storing nothing.
-        text = self._encode(value)
+        stored = self._write(key, text, timeout, only_if_absent=only_if_absent)
+        self._timed(started)
+        return bool(stored)
+
+    def _write_or_fail(self, key: str, text: str, timeout, *, only_if_absent: bool) -> bool:
         now = time.time()
         expiry = self._expiry(timeout, now)
         connection = raw_connection()
         if expiry is not None and expiry <= now:
-            # Django's contract: a zero or negative timeout stores nothing, and set() removes.
+            # Django's contract: a zero or negative timeout stores nothing; set() removes any
+            # value, and add() succeeds (as in Django's own backends) unless a live one exists.
             if not only_if_absent:
                 connection.execute(_DELETE_SQL, (key,))
-            self._timed(started)
-            return False
+                return False
+            return connection.execute(_HAS_KEY_SQL, (key, now)).fetchone() is None
         with transaction.atomic(using=ALIAS):
             self._cull(connection, now)
             if only_if_absent:
                 cursor = connection.execute(_ADD_SQL, (key, text, now, expiry, now))
             else:
                 cursor = connection.execute(_UPSERT_SQL, (key, text, now, expiry))
-        self._timed(started)
         return cursor.rowcount == 1
 
+    _write = faults.degrades_to(False, doing="store a value", writes=True)(_write_or_fail)
+
+    @faults.degrades_to(False, doing="touch a cached value", writes=True)
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
         key = self.make_and_validate_key(key, version=version)
         now = time.time()
@@ -155,12 +191,20 @@ class SQLiteCache(BaseCache):
 
     def incr(self, key, delta=1, version=None):
         key = self.make_and_validate_key(key, version=version)
+        new_value = self._increment(key, delta)
+        if new_value is _MISSING:
+            raise ValueError(f"Key '{key}' not found")
+        return new_value
+
+    @faults.degrades_to(_MISSING, doing="increment a cached value", writes=True)
+    def _increment(self, key: str, delta):
+        """The new value, or _MISSING (a cache that fails has forgotten the key)."""
         connection = raw_connection()
         # One transaction, so concurrent increments never lose one; the expiry is kept.
         with transaction.atomic(using=ALIAS):
             row = connection.execute(_SELECT_SQL, (key,)).fetchone()
             if row is None or (row[1] is not None and row[1] <= time.time()):
-                raise ValueError(f"Key '{key}' not found")
+                return _MISSING
             new_value = self._decode(row[0]) + delta
             connection.execute(
                 "UPDATE cache_backend_entry SET value = ? WHERE key = ?",
@@ -169,17 +213,27 @@ class SQLiteCache(BaseCache):
         return new_value
 
     def delete(self, key, version=None):
-        key = self.make_and_validate_key(key, version=version)
+        return self._delete(self.make_and_validate_key(key, version=version))
+
+    @staticmethod
+    @faults.degrades_to(False, doing="delete a cached value", writes=True)
+    def _delete(key: str) -> bool:
         return raw_connection().execute(_DELETE_SQL, (key,)).rowcount == 1
 
     def delete_many(self, keys, version=None):
         made = [self.make_and_validate_key(key, version=version) for key in keys]
         if made:
-            placeholders = ", ".join("?" * len(made))
-            raw_connection().execute(
-                f"DELETE FROM cache_backend_entry WHERE key IN ({placeholders})", made
-            )
+            self._delete_many(made)
 
+    @staticmethod
+    @faults.degrades_to(None, doing="delete cached values", writes=True)
+    def _delete_many(keys: list[str]) -> None:
+        placeholders = ", ".join("?" * len(keys))
+        raw_connection().execute(
+            f"DELETE FROM cache_backend_entry WHERE key IN ({placeholders})", keys
+        )
+
+    @faults.degrades_to(None, doing="clear the cache", writes=True)
     def clear(self):
         raw_connection().execute("DELETE FROM cache_backend_entry")
 

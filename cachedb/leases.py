@@ -10,6 +10,7 @@ import os
 import secrets
 import threading
 
+from cachedb import faults
 from cachedb.connection import raw_connection
 
 _ACQUIRE_SQL = (
@@ -24,10 +25,13 @@ def new_owner() -> str:
     return f"{os.getpid()}:{threading.get_ident()}:{secrets.token_hex(4)}"
 
 
+# A cache that cannot hold leases cannot coordinate processes either: each fetches for itself.
+@faults.degrades_to(True, doing="take a fetch lease", writes=True)
 def try_acquire(key: str, *, owner: str, seconds: float, now: float) -> bool:
     cursor = raw_connection().execute(_ACQUIRE_SQL, (key, owner, now + seconds, now))
     return cursor.rowcount == 1
 
 
+@faults.degrades_to(None, doing="release a fetch lease", writes=True)
 def release(key: str, *, owner: str) -> None:
     raw_connection().execute(_RELEASE_SQL, (key, owner))

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 
+from cachedb import faults
 from cachedb.connection import raw_connection
 from cachedb.errors import CacheValueError
 from cachedb.models import CacheEntry, CacheLease
@@ -133,6 +134,7 @@ def reset_memory(max_entries: int | None = None) -> None:
     _memory = None if max_entries is None else MemoryTier(max_entries)
 
 
+@faults.degrades_to(None, doing="read a cached value")
 def read(key: str) -> Entry | None:
     tier = memory()
     held = tier.get(key)
@@ -181,9 +183,10 @@ def _check_round_trip(key: str, value: Any, where: str) -> None:
     )
 
 
+@faults.degrades_to(None, doing="store a value", writes=True)
 def write(
     key: str, value: Any, text: str, *, ttl: float | None, swr: float | None, now: float
-) -> Entry:
+) -> Entry | None:
     expiry = expires_at(created_at=now, ttl=ttl, swr=swr)
     stamp = secrets.randbits(63)
     raw_connection().execute(_UPSERT_SQL, (key, text, now, ttl, swr, expiry, stamp))
@@ -195,6 +198,11 @@ def write(
 
 def delete(key: str) -> None:
     memory().discard(key)
+    _delete_row(key)
+
+
+@faults.degrades_to(None, doing="delete a value", writes=True)
+def _delete_row(key: str) -> None:
     raw_connection().execute(_DELETE_SQL, (key,))
 
 

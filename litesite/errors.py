@@ -1,7 +1,33 @@
-"""Error pages that never touch the database, so they render even when it is the problem."""
+"""Error pages that never touch the database, so they render even when it is the problem.
 
-from django.http import HttpResponseNotFound, HttpResponseServerError
+SQLite failures that pass by themselves — another writer holding the lock past the busy timeout,
+a full disk — are not bugs: the visitor gets 503 with Retry-After instead of a 500. JSON clients
+(the read reports) get JSON; a form that was posted gets a page that keeps what the reader typed,
+with a button that sends it again. Nothing was written: SQLite rolled the transaction back.
+"""
+
+import logging
+import sqlite3
+import sys
+
+import django.db
+from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError, JsonResponse
+from django.middleware.csrf import get_token
 from django.template import loader
+
+logger = logging.getLogger(__name__)
+
+LOCKED = "locked"
+FULL = "full"
+# Seconds a client should wait before retrying: a lock usually passes within seconds; a full
+# disk needs someone to act.
+RETRY_AFTER = {LOCKED: 5, FULL: 60}
+MESSAGES = {
+    LOCKED: "The site is busy saving other changes and could not save yours in time.",
+    FULL: "The site has run out of disk space and cannot save changes right now.",
+}
+# Fields never echoed back into the page.
+PRIVATE_FIELDS = frozenset({"csrfmiddlewaretoken"})
 
 
 def page_not_found(request, exception):
@@ -10,5 +36,85 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
+    """Django's handler500: also reached by errors raised outside a view (a middleware)."""
+    reason = transient_database_failure(sys.exc_info()[1])
+    if reason is not None:
+        return database_unavailable(request, reason)
     template = loader.get_template("500.html")
     return HttpResponseServerError(template.render({}))
+
+
+def transient_database_failure(error: BaseException | None) -> str | None:
+    """LOCKED or FULL when `error` is SQLite saying it could not write for now, else None.
+
+    Read-only and I/O errors are not here: on a replica they mean "replay to the primary"
+    (litesite.middleware), and on the primary they are real faults.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, sqlite3.Error | django.db.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            primary = code & 0xFF if isinstance(code, int) else None
+            message = str(error).lower()
+            if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "is locked" in message:
+                return LOCKED
+            if primary == sqlite3.SQLITE_FULL or "database or disk is full" in message:
+                return FULL
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def database_unavailable(request, reason: str):
+    """503 + Retry-After, in the form the client asked for."""
+    logger.warning(
+        "Database %s: answered 503 to %s %s", reason, request.method, request.get_full_path()
+    )
+    message = MESSAGES[reason]
+    if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
+        response = JsonResponse({"error": message, "retry_after": RETRY_AFTER[reason]}, status=503)
+    else:
+        response = HttpResponse(
+            loader.render_to_string("503.html", _page_context(request, message, reason)),
+            status=503,
+        )
+    response["Retry-After"] = str(RETRY_AFTER[reason])
+    return response
+
+
+def _page_context(request, message: str, reason: str) -> dict:
+    posted = request.method == "POST"
+    fields = (
+        [
+            (name, value)
+            for name, values in request.POST.lists()
+            for value in values
+            if name not in PRIVATE_FIELDS
+        ]
+        if posted
+        else []
+    )
+    return {
+        "message": message,
+        "retry_after": RETRY_AFTER[reason],
+        "posted": posted,
+        "fields": fields,
+        "files": [upload.name for upload in request.FILES.values()] if posted else [],
+        "action": request.get_full_path(),
+        # The token the page's own form needs; making it reads no database.
+        "csrf_token": get_token(request) if posted else "",
+    }
+
+
+class DatabaseBusyMiddleware:
+    """Turns a view's transient SQLite write failure into the 503 above (not a logged 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        reason = transient_database_failure(exception)
+        return None if reason is None else database_unavailable(request, reason)

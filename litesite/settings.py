@@ -50,10 +50,19 @@ PRIMARY_REGION = env.str("PRIMARY_REGION", default="")
 # LiteFS mount (read-only on replicas, TXID advanced per commit). Never set on Fly.
 LITEFS_EMULATION = _env_bool("LITEFS_EMULATION", default=False)
 
+# How long a write to the site database waits for another writer before the request is answered
+# 503 + Retry-After (litesite/errors.py).
+SITE_DB_BUSY_TIMEOUT = env.float("SITE_DB_BUSY_TIMEOUT", default=5.0)
+
 # cachedb
 CACHEDB_MAX_ENTRIES = env.int("CACHEDB_MAX_ENTRIES", default=50_000)
 CACHEDB_MEMORY_ENTRIES = env.int("CACHEDB_MEMORY_ENTRIES", default=256)
 CACHEDB_FETCH_TIMEOUT = env.float("CACHEDB_FETCH_TIMEOUT", default=10.0)
+# How long a cache read or write waits for another writer before it is skipped (the value is
+# computed instead). A cache write holds the lock for well under a millisecond, so a wait this
+# long means the lock is held by something unusual (a purge, an index rebuild, another tool),
+# and computing the value is cheaper than queueing behind it. See the README's "The cache".
+CACHEDB_BUSY_TIMEOUT = env.float("CACHEDB_BUSY_TIMEOUT", default=0.1)
 
 # Blog
 BLOG_COMPILE_TIMEOUT = env.float("BLOG_COMPILE_TIMEOUT", default=5.0)
@@ -116,6 +125,8 @@ MIDDLEWARE = [
     # First: replays to the primary before anything else runs, and the X-Litesite-* headers on
     # every response, static files included.
     "litesite.middleware.ReplicationMiddleware",
+    # A view's "database is locked" / "disk is full" becomes 503 + Retry-After, not a 500.
+    "litesite.errors.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cachedb.middleware.ServerTimingMiddleware",
@@ -150,7 +161,7 @@ TEMPLATES = [
 
 
 # --- Databases --------------------------------------------------------------------------------
-def _sqlite(url: str, *, alias: str) -> dict:
+def _sqlite(url: str, *, alias: str, busy_timeout: float) -> dict:
     """A SQLite alias tuned for concurrent use; the same settings for both databases."""
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] != "django.db.backends.sqlite3":
@@ -170,7 +181,7 @@ def _sqlite(url: str, *, alias: str) -> dict:
             # IMMEDIATE takes the write lock at BEGIN, so two writers queue on the busy timeout
             # instead of one failing with "database is locked" when it upgrades its read lock.
             "transaction_mode": "IMMEDIATE",
-            "timeout": 5,
+            "timeout": busy_timeout,
             # mmap stays off: LiteFS advises against it, and SQLite 3.40 has the WAL-reset bug.
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
@@ -182,8 +193,10 @@ def _sqlite(url: str, *, alias: str) -> dict:
 
 
 DATABASES = {
-    "default": _sqlite(DATABASE_URL, alias="DATABASE_URL"),
-    "cache": _sqlite(CACHE_DATABASE_URL, alias="CACHE_DATABASE_URL"),
+    "default": _sqlite(DATABASE_URL, alias="DATABASE_URL", busy_timeout=SITE_DB_BUSY_TIMEOUT),
+    "cache": _sqlite(
+        CACHE_DATABASE_URL, alias="CACHE_DATABASE_URL", busy_timeout=CACHEDB_BUSY_TIMEOUT
+    ),
 }
 if LITEFS_DIR:
     # LiteFS's files (-pos, .primary) are found by these two names: a mismatch would make every
@@ -233,6 +246,9 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 
 # EMAIL_BACKEND, EMAIL_HOST, ... from one URL: consolemail://, filemail:///path, smtp+tls://...
 globals().update(environ.Env.email_url_config(EMAIL_URL))
+if EMAIL_URL.startswith("filemail:"):
+    # django-environ drops the leading slash of filemail:///abs/path; the folder is the URL's path.
+    EMAIL_FILE_PATH = urlsplit(EMAIL_URL).path
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Publishing an episode emails the caller inside its transaction: a mail server that hangs must
 # not hold SQLite's write lock for long.

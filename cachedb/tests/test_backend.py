@@ -244,8 +244,10 @@ def test_timeout_zero_stores_nothing_and_set_removes_the_old_value():
     cache.set("key1", "old")
     cache.set("key1", "eggs", 0)
     assert cache.get("key1") is None
-    cache.add("key2", "ham", 0)
+    assert cache.add("key2", "ham", 0) is True  # as in Django's own backends
     assert cache.get("key2") is None
+    cache.set("key4", "live")
+    assert cache.add("key4", "ham", 0) is False
     cache.set_many({"key3": "sausage"}, 0)
     assert cache.get("key3") is None
 

@@ -1,34 +1,39 @@
-"""/healthcheck: 200 while both databases answer, 503 naming the one that does not."""
+"""/healthcheck: 503 only when the site database fails; a failing cache is "degraded" but 200."""
+
+from pathlib import Path
 
 import pytest
 from django.db import connections
 
-# transaction=True: the test repoints a connection, which must not sit inside a test transaction.
+# transaction=True: the tests repoint connections, which must not sit inside a test transaction.
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "cache"])
 
 
 @pytest.fixture
-def unusable_cache_database(tmp_path):
-    """Point the cache alias at a file in a folder that does not exist, as a lost volume would.
+def repoint(tmp_path):
+    """Point an alias at a file in a folder that does not exist, as a lost volume would."""
+    changed = {}
 
-    Yields a function that puts the real database back."""
-    connection = connections["cache"]
-    original = connection.settings_dict["NAME"]
-
-    def restore():
+    def repoint(alias: str) -> None:
+        connection = connections[alias]
+        changed.setdefault(alias, connection.settings_dict["NAME"])
         connection.close()
-        connection.settings_dict["NAME"] = original
+        connection.settings_dict["NAME"] = str(tmp_path / "no-such-folder" / "db.sqlite3")
 
-    connection.close()
-    connection.settings_dict["NAME"] = str(tmp_path / "no-such-folder" / "cache.sqlite3")
-    yield restore
-    restore()
+    yield repoint
+    for alias, original in changed.items():
+        connections[alias].close()
+        connections[alias].settings_dict["NAME"] = original
 
 
 def test_healthy_databases_answer_200_with_each_alias_ok(client):
     response = client.get("/healthcheck")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "databases": {"default": "ok", "cache": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "databases": {"default": "ok", "cache": "ok"},
+        "cache_faults": {},
+    }
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -36,19 +41,44 @@ def test_head_requests_work_for_load_balancers(client):
     assert client.head("/healthcheck").status_code == 200
 
 
-def test_an_unusable_cache_database_answers_503_naming_it(client, unusable_cache_database):
+def test_an_unusable_site_database_answers_503_naming_it(client, repoint):
+    repoint("default")
     response = client.get("/healthcheck")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "failing"
-    assert list(body["failed"]) == ["cache"]
-    assert "unable to open database file" in body["failed"]["cache"]
+    assert "unable to open database file" in body["databases"]["default"]
 
 
-def test_the_check_recovers_once_the_database_is_back(client, unusable_cache_database):
-    assert client.get("/healthcheck").status_code == 503
-    unusable_cache_database()
-    assert client.get("/healthcheck").status_code == 200
+def test_an_unusable_cache_database_is_reported_degraded_but_stays_in_rotation(client, repoint):
+    repoint("cache")
+    response = client.get("/healthcheck")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert "unable to open database file" in body["databases"]["cache"]
+    assert "broken" in body["cache_faults"]
+
+
+def test_a_cache_file_without_its_tables_is_reported_and_given_them(client, own_cache_file):
+    connections["cache"].close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{own_cache_file}{suffix}").unlink(missing_ok=True)
+    first = client.get("/healthcheck").json()
+    assert first["status"] == "degraded"
+    assert first["databases"]["cache"].startswith("missing tables: cache_entry")
+    assert client.get("/healthcheck").json()["databases"]["cache"] == "ok"
+
+
+def test_a_garbage_cache_file_is_reported_then_replaced(client, own_cache_file):
+    connections["cache"].close()
+    own_cache_file.write_bytes(b"garbage " * 1000)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{own_cache_file}{suffix}").unlink(missing_ok=True)
+    first = client.get("/healthcheck").json()
+    assert first["status"] == "degraded"
+    assert "not a database" in first["databases"]["cache"]
+    assert client.get("/healthcheck").json()["databases"]["cache"] == "ok"
 
 
 def test_writes_are_not_accepted(client):

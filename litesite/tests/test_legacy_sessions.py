@@ -38,6 +38,10 @@ def remix_cookie(data: dict, secret: str) -> str:
     return quote(signed, safe="-_.!~*'()")  # encodeURIComponent
 
 
+# The visits go to /healthcheck, which reads both databases.
+pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+
+
 @pytest.fixture
 def legacy_secret(settings):
     settings.LEGACY_SESSION_SECRET = SECRET
