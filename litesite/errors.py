@@ -9,6 +9,8 @@ with a button that sends it again. Nothing was written: SQLite rolled the transa
 import logging
 import sqlite3
 import sys
+import threading
+import time
 
 import django.db
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseServerError, JsonResponse
@@ -79,6 +81,7 @@ def database_unavailable(request, reason: str):
             status=503,
         )
     response["Retry-After"] = str(RETRY_AFTER[reason])
+    response.database_failure = reason
     return response
 
 
@@ -106,14 +109,67 @@ def _page_context(request, message: str, reason: str) -> dict:
     }
 
 
+class WriteBreaker:
+    """Writes in this process stop queueing on a lock that was just found held.
+
+    Each writer that meets another process's lock holds its request thread for the whole busy
+    timeout; with every thread of a worker doing that, readers would wait too. So once a write
+    has failed on the lock, the next writes are answered 503 at once for `OPEN_SECONDS`; then a
+    single write (the probe) tries again while the others keep being answered at once, and its
+    outcome closes or reopens the breaker. Nothing blocks: `allow()` only reads and sets flags.
+    """
+
+    OPEN_SECONDS = 1.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+        self._tripped = False
+        self._probing = False
+
+    def allow(self) -> tuple[bool, bool]:
+        """(may this write run, is it the probe)."""
+        with self._lock:
+            if not self._tripped:
+                return True, False
+            if self._probing or time.monotonic() < self._open_until:
+                return False, False
+            self._probing = True
+            return True, True
+
+    def record(self, *, locked: bool, probe: bool) -> None:
+        with self._lock:
+            if locked:
+                self._tripped, self._open_until = True, time.monotonic() + self.OPEN_SECONDS
+            elif probe:
+                self._tripped = False
+            if probe:
+                self._probing = False
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 class DatabaseBusyMiddleware:
-    """Turns a view's transient SQLite write failure into the 503 above (not a logged 500)."""
+    """Turns a view's transient SQLite write failure into the 503 above (not a logged 500), and
+    answers writes at once while the site database is known to be locked (WriteBreaker)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.breaker = WriteBreaker()
 
     def __call__(self, request):
-        return self.get_response(request)
+        if request.method not in WRITE_METHODS:
+            return self.get_response(request)
+        allowed, probe = self.breaker.allow()
+        if not allowed:
+            return database_unavailable(request, LOCKED)
+        # Django turns any exception below into a response (handler500 included), so the
+        # outcome is always a response; 503s made here say why on `database_failure`.
+        response = self.get_response(request)
+        locked = getattr(response, "database_failure", None) == LOCKED
+        self.breaker.record(locked=locked, probe=probe)
+        return response
 
     def process_exception(self, request, exception):
         reason = transient_database_failure(exception)

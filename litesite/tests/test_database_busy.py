@@ -148,3 +148,32 @@ def test_a_full_disk_answers_503_and_loses_nothing_already_stored(reader, full_d
     (Path(full_disk).parent / "filler").unlink()
     assert client.post("/me", {"first_name": "Augusta"}).status_code == 302
     assert shutil.disk_usage(Path(full_disk).parent).free > 0
+
+
+def test_while_the_lock_is_held_later_writes_are_answered_without_trying_to_write(
+    reader, site_write_lock
+):
+    assert reader.post("/me", {"first_name": "Augusta"}).status_code == 503  # waited, failed
+    attempted = []
+
+    def watch(execute, sql, params, many, context):
+        attempted.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections["default"].execute_wrapper(watch):
+        again = reader.post("/me", {"first_name": "Augusta"})
+    assert again.status_code == 503 and "Augusta" in again.content.decode()
+    assert attempted == []  # no thread waited on the lock for it
+
+
+def test_once_the_lock_is_gone_the_next_write_goes_through(reader, short_busy_timeout, monkeypatch):
+    from litesite.errors import WriteBreaker
+
+    monkeypatch.setattr(WriteBreaker, "OPEN_SECONDS", 0.0)  # the pause is over at once
+    path = connections["default"].settings_dict["NAME"]
+    with closing(sqlite3.connect(path, isolation_level=None)) as holder:
+        holder.execute("BEGIN IMMEDIATE")
+        assert reader.post("/me", {"first_name": "Augusta"}).status_code == 503
+        holder.execute("ROLLBACK")
+    assert reader.post("/me", {"first_name": "Augusta"}).status_code == 302
+    assert User.objects.get().first_name == "Augusta"
