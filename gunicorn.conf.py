@@ -18,8 +18,26 @@ preload_app = False
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5
-# Fly's proxy is the only client; it says who the visitor is in X-Forwarded-* headers.
-forwarded_allow_ips = "*"
+# Whom to believe about X-Forwarded-Proto (wsgi.url_scheme, hence Django's HTTPS redirect).
+# On Fly, its proxy: the machine's port is reachable from outside only through it, and it connects
+# from Fly's internal network at addresses Fly does not publish. Off Fly, only a proxy on this
+# machine (gunicorn's own default); anyone else could skip the redirect by sending the header.
+# FORWARDED_ALLOW_IPS overrides both. "On Fly" is decided as settings.TRUST_FLY_PROXY is.
+
+
+def _behind_fly_proxy() -> bool:
+    on_fly = bool(os.environ.get("FLY_APP_NAME") and os.environ.get("FLY_MACHINE_ID"))
+    raw = os.environ.get("TRUST_FLY_PROXY", str(on_fly)).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"TRUST_FLY_PROXY must be true or false, not {raw!r}.")
+
+
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or (
+    "*" if _behind_fly_proxy() else "127.0.0.1,::1"
+)
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "").lower() in ("1", "true") else None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")

@@ -44,7 +44,7 @@ class MagicLinkAdmin(admin.ModelAdmin):
 
     list_display = ("email", "client_address", "created_at", "used_at")
     search_fields = ("email", "client_address")
-    fields = ("email", "client_address", "next_url", "created_at", "used_at")
+    fields = ("email", "client_address", "client_network", "next_url", "created_at", "used_at")
     readonly_fields = fields
 
     def has_add_permission(self, request):

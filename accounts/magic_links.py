@@ -7,8 +7,16 @@ A link is
 - bound to the browser that asked for it: that browser holds a random cookie whose SHA-256 is
   on the row. A link opened anywhere else (another device, a mail scanner) is refused and,
   importantly, not used up.
-Requests are limited per email address and per client address; the MagicLink rows themselves
-are the counters, so no separate table or cache is needed.
+Requests are limited in three ways over RATE_WINDOW, with the MagicLink rows themselves as the
+counters (no separate table or cache):
+- per email address *and* client network (MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT): a reader who
+  keeps asking, or a stranger who keeps asking for someone else's address;
+- per client network (MAGIC_LINK_LIMIT_PER_CLIENT), whatever the addresses: one source mailing
+  many inboxes;
+- per email address alone (MAGIC_LINK_LIMIT_PER_EMAIL), higher: the inbox's last line of
+  defence against many sources at once. Set low, it would hand any stranger a way to lock the
+  owner out; the pair limit above stops a single stranger long before this one is reached.
+The client network is the visitor's IPv4 address or IPv6 /64 (accounts/client_ip.py).
 """
 
 import hashlib
@@ -29,6 +37,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.client_ip import client_network
 from accounts.models import MagicLink
 from blog.reads import claim_anonymous_reads
 from litesite import litefs
@@ -37,7 +46,6 @@ logger = logging.getLogger(__name__)
 
 TOKEN_SALT = "accounts.magic-link"
 BROWSER_COOKIE = "magic_browser"
-RATE_LIMIT = 5
 RATE_WINDOW = timedelta(minutes=15)
 # Rows older than this are deleted when new links are made: their tokens have long expired.
 KEEP_LINKS_FOR = timedelta(days=1)
@@ -66,12 +74,6 @@ class LinkRefused(Exception):
 
     def __str__(self) -> str:
         return self.reason
-
-
-def client_address(request) -> str:
-    """The visitor's IP address: Fly's edge puts it in Fly-Client-IP; else the socket's."""
-    forwarded = request.headers.get("Fly-Client-IP", "").strip()
-    return forwarded or request.META.get("REMOTE_ADDR", "")
 
 
 def browser_key(request) -> str:
@@ -106,39 +108,70 @@ def safe_next_url(request, candidate: str | None) -> str:
     return ""
 
 
-def _rate_limited(*, who: str, oldest_in_window) -> RateLimited:
-    wait = max(1, int((oldest_in_window + RATE_WINDOW - timezone.now()).total_seconds()))
+def _limits(*, email: str, network: str):
+    """Each limit as (the links it counts, its cap, why a reader is refused), narrowest first."""
+    links = MagicLink.objects
+    window = RATE_WINDOW.seconds // 60
+    return (
+        (
+            links.for_email(email).for_client_network(network),
+            settings.MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT,
+            f"Too many sign-in links were requested for this email address from your network in "
+            f"the last {window} minutes. The links already sent still work (look in your spam "
+            f"folder too).",
+        ),
+        (
+            links.for_client_network(network),
+            settings.MAGIC_LINK_LIMIT_PER_CLIENT,
+            f"Too many sign-in links were requested from your network in the last {window} "
+            f"minutes.",
+        ),
+        (
+            links.for_email(email),
+            settings.MAGIC_LINK_LIMIT_PER_EMAIL,
+            f"This email address was sent too many sign-in links in the last {window} minutes, "
+            f"asked for from several networks, so no more are sent for now to protect its inbox. "
+            f"If you did not ask for them, you can ignore them.",
+        ),
+    )
+
+
+def _rate_limited(*, reason: str, frees_up_at) -> RateLimited:
+    wait = max(1, int((frees_up_at - timezone.now()).total_seconds()))
     minutes = -(-wait // 60)
     unit = "minute" if minutes == 1 else "minutes"
     return RateLimited(
-        f"Too many sign-in links were requested {who} in the last "
-        f"{RATE_WINDOW.seconds // 60} minutes. "
-        f"Please wait {minutes} {unit} before asking for another link.",
+        f"{reason} Please wait {minutes} {unit} before asking for another link.",
         retry_after_seconds=wait,
     )
 
 
 def request_link(*, email: str, client_address: str, browser_key: str, next_url: str) -> str:
-    """Record a new link and return its signed token; RateLimited when asked too often."""
+    """Record a new link and return its signed token; RateLimited when asked too often.
+
+    `client_address` is a validated IP address (accounts.client_ip.client_address) or "".
+    """
     email = email.strip().lower()
+    network = client_network(client_address)
     now = timezone.now()
     window_start = now - RATE_WINDOW
-    # IMMEDIATE transactions: the count and the insert cannot interleave with another request.
+    # IMMEDIATE transactions: the counts and the insert cannot interleave with another request.
     with transaction.atomic():
-        for recent, who in (
-            (MagicLink.objects.for_email(email), "for this email address"),
-            (MagicLink.objects.for_client_address(client_address), "from your network"),
-        ):
-            recent = recent.created_since(window_start)
-            if recent.count() >= RATE_LIMIT:
-                oldest = recent.order_by("created_at").values_list("created_at", flat=True)[0]
-                raise _rate_limited(who=who, oldest_in_window=oldest)
+        for links, cap, reason in _limits(email=email, network=network):
+            recent = links.created_since(window_start)
+            count = recent.count()
+            if count >= cap:
+                # The limit lifts when enough of the recent links have aged out of the window
+                # to leave room for one more.
+                created = recent.order_by("created_at").values_list("created_at", flat=True)
+                raise _rate_limited(reason=reason, frees_up_at=created[count - cap] + RATE_WINDOW)
         MagicLink.objects.created_before(now - KEEP_LINKS_FOR).delete()
         link = MagicLink.objects.create(
             id=secrets.token_urlsafe(32),
             email=email,
             browser_hash=hash_browser_key(browser_key),
             client_address=client_address,
+            client_network=network,
             next_url=next_url,
             created_at=now,
         )

@@ -138,8 +138,8 @@ class MagicLinkQuerySet(models.QuerySet):
     def for_email(self, email: str):
         return self.filter(email=email.strip().lower())
 
-    def for_client_address(self, address: str):
-        return self.filter(client_address=address)
+    def for_client_network(self, network: str):
+        return self.filter(client_network=network)
 
     def created_since(self, moment):
         return self.filter(created_at__gte=moment)
@@ -153,14 +153,22 @@ class MagicLink(models.Model):
 
     The row makes the link single-use (used_at) and browser-bound (browser_hash, a SHA-256 of
     the random cookie the requesting browser holds). The rows also serve as the rate-limit
-    counters: how many links an email address or a client address asked for lately.
+    counters: how many links an email address, a client network, or the two together asked
+    for lately (accounts/magic_links.py).
     The link's id is a random secret that travels only inside a signed, timestamped token.
     """
 
     id = models.CharField(primary_key=True, max_length=64, editable=False)
     email = models.EmailField(max_length=254, help_text="Lower-cased, as it was asked for")
     browser_hash = models.CharField(max_length=64)
-    client_address = models.CharField(max_length=45)
+    client_address = models.CharField(
+        max_length=45, blank=True, help_text="The client's IP address, validated and normalised"
+    )
+    client_network = models.CharField(
+        max_length=43,
+        blank=True,
+        help_text="What the limits count: the IPv4 address (/32) or the IPv6 /64 it belongs to",
+    )
     next_url = models.CharField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -171,7 +179,7 @@ class MagicLink(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["email", "created_at"], name="magiclink_email_created"),
-            models.Index(fields=["client_address", "created_at"], name="magiclink_addr_created"),
+            models.Index(fields=["client_network", "created_at"], name="magiclink_net_created"),
             models.Index(fields=["created_at"], name="magiclink_created"),
         ]
 

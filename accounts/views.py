@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from accounts import magic_links
+from accounts import client_ip, magic_links
 from accounts.forms import DeleteAccountForm, FirstNameForm, OnboardingForm, SignInForm
 from accounts.models import Session, User
 from accounts.personal_data import delete_personal_data, export_personal_data
@@ -40,7 +40,7 @@ def sign_in(request):
             try:
                 token = magic_links.request_link(
                     email=email,
-                    client_address=magic_links.client_address(request),
+                    client_address=client_ip.client_address(request),
                     browser_key=key,
                     next_url=next_url,
                 )

@@ -44,6 +44,12 @@ LITEFS_DB_NAME = env.str("LITEFS_DB_NAME", default="site.sqlite3")
 LITEFS_API_URL = env.str("LITEFS_API_URL", default="http://127.0.0.1:20202")
 LITEFS_TXID_WAIT_SECONDS = env.float("LITEFS_TXID_WAIT_SECONDS", default=2.0)
 FLY_MACHINE_ID = env.str("FLY_MACHINE_ID", default="")
+FLY_APP_NAME = env.str("FLY_APP_NAME", default="")
+# Believe the headers Fly's proxy sets (Fly-Client-IP, X-Forwarded-Proto) only where Fly's proxy
+# is the one that sets them: on a Fly machine, which Fly gives both variables. Anywhere else a
+# client could send them to dodge the sign-in limits or the HTTPS redirect. gunicorn.conf.py
+# derives forwarded_allow_ips from the same variables.
+TRUST_FLY_PROXY = _env_bool("TRUST_FLY_PROXY", default=bool(FLY_APP_NAME and FLY_MACHINE_ID))
 FLY_REGION = env.str("FLY_REGION", default="local")
 PRIMARY_REGION = env.str("PRIMARY_REGION", default="")
 # Local multi-region emulation only (litesite/cluster): the site database behaves like a file in a
@@ -63,6 +69,12 @@ CACHEDB_FETCH_TIMEOUT = env.float("CACHEDB_FETCH_TIMEOUT", default=10.0)
 # long means the lock is held by something unusual (a purge, an index rebuild, another tool),
 # and computing the value is cheaper than queueing behind it. See the README's "The cache".
 CACHEDB_BUSY_TIMEOUT = env.float("CACHEDB_BUSY_TIMEOUT", default=0.1)
+
+# Accounts: sign-in links per 15 minutes (accounts/magic_links.py). The client is its IPv4
+# address or IPv6 /64; the per-email cap alone is higher so a stranger cannot lock a reader out.
+MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT = env.int("MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT", default=5)
+MAGIC_LINK_LIMIT_PER_CLIENT = env.int("MAGIC_LINK_LIMIT_PER_CLIENT", default=10)
+MAGIC_LINK_LIMIT_PER_EMAIL = env.int("MAGIC_LINK_LIMIT_PER_EMAIL", default=20)
 
 # Blog
 BLOG_COMPILE_TIMEOUT = env.float("BLOG_COMPILE_TIMEOUT", default=5.0)
@@ -103,6 +115,13 @@ if DEBUG:
     ALLOWED_HOSTS += ["localhost", "127.0.0.1", "[::1]"]
 ALLOWED_HOSTS += EXTRA_ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
+for _limit in (
+    "MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT",
+    "MAGIC_LINK_LIMIT_PER_CLIENT",
+    "MAGIC_LINK_LIMIT_PER_EMAIL",
+):
+    if globals()[_limit] < 1:
+        raise ImproperlyConfigured(f"{_limit} must be 1 or more sign-in links.")
 
 # --- Applications -----------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -279,8 +298,12 @@ STORAGES = {
 # Uploads of recorded calls can be up to CALLS_MAX_BYTES; leave room for the form fields.
 FILE_UPLOAD_MAX_MEMORY_SIZE = CALLS_MAX_BYTES + 1024 * 1024
 if not DEBUG:
-    # Fly's edge terminates TLS and says so in X-Forwarded-Proto.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if TRUST_FLY_PROXY:
+        # Fly's edge terminates TLS and says so in X-Forwarded-Proto. Off Fly the header is
+        # whatever the client sent (gunicorn passes it on even from peers it does not trust), so
+        # request.is_secure() follows gunicorn's wsgi.url_scheme, which believes the header only
+        # from forwarded_allow_ips (a proxy on this machine).
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", default=_site.scheme == "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthcheck$"]
     SESSION_COOKIE_SECURE = _site.scheme == "https"

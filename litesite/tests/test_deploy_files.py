@@ -1,8 +1,14 @@
 """The deployment files say what they must: read and checked, since Fly is not reachable here."""
 
+import contextlib
+import http.client
 import os
 import re
 import runpy
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -10,6 +16,7 @@ import pytest
 import yaml
 from django.urls import resolve
 
+from litesite.cluster.harness import free_port
 from litesite.health import healthcheck
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,3 +219,141 @@ def test_env_of_this_test_does_not_leak_into_the_gunicorn_defaults(monkeypatch):
     assert config["bind"] == "0.0.0.0:8080"
     assert (config["workers"], config["threads"]) == (2, 4)
     assert os.environ.get("PORT") is None
+
+
+# --- Who may say the visitor used HTTPS ---------------------------------------------------------
+FLY_IDENTITY = {"FLY_APP_NAME": "litesite", "FLY_MACHINE_ID": "e784079b1d4e86"}
+# Linux routes all of 127.0.0.0/8 to loopback: a client bound to 127.0.0.2 reaches a server on
+# 127.0.0.1 without being the trusted "proxy on this machine" at 127.0.0.1.
+STRANGER = "127.0.0.2"
+LOCAL_PROXY = "127.0.0.1"
+SERVER_LIFETIME_SECONDS = 120
+
+
+@pytest.mark.parametrize(
+    ("variables", "allowed"),
+    [
+        ({}, ["127.0.0.1", "::1"]),
+        (FLY_IDENTITY, ["*"]),
+        ({**FLY_IDENTITY, "TRUST_FLY_PROXY": "false"}, ["127.0.0.1", "::1"]),
+        ({"TRUST_FLY_PROXY": "true"}, ["*"]),
+        ({**FLY_IDENTITY, "FORWARDED_ALLOW_IPS": "10.1.2.3"}, ["10.1.2.3"]),
+    ],
+)
+def test_gunicorn_believes_forwarded_headers_from_anyone_only_on_fly(
+    monkeypatch, variables, allowed
+):
+    for name in ("FLY_APP_NAME", "FLY_MACHINE_ID", "TRUST_FLY_PROXY", "FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["forwarded_allow_ips"].split(",") == allowed
+
+
+def test_gunicorn_refuses_a_trust_fly_proxy_that_is_neither_true_nor_false(monkeypatch):
+    monkeypatch.setenv("TRUST_FLY_PROXY", "sometimes")
+    with pytest.raises(ValueError, match="TRUST_FLY_PROXY must be true or false"):
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
+@contextlib.contextmanager
+def gunicorn_serving(tmp_path, **variables):
+    """The project's gunicorn.conf.py on a free 127.0.0.1 port, production settings, HTTPS site.
+
+    `timeout` ends it by itself should this test process die before it can.
+    """
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("FLY_", "TRUST_FLY", "FORWARDED_ALLOW", "DJANGO", "LITEFS_"))
+    }
+    env |= {
+        "DEBUG": "false",
+        "SECRET_KEY": "gunicorn-test-secret-key",
+        "SITE_URL": "https://litesite.example",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/site.sqlite3",
+        "CACHE_DATABASE_URL": f"sqlite:///{tmp_path}/cache.sqlite3",
+        "BIND_HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "2",
+        **variables,
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["timeout", str(SERVER_LIFETIME_SECONDS), sys.executable, "-m", "gunicorn"]
+            + ["-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while get(port, "/healthcheck", source=LOCAL_PROXY) is None:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        yield port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def get(port, path, *, source, forwarded_proto=None):
+    """GET `path` from the address `source`; None while the server is not listening yet."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=30, source_address=(source, 0)
+    )
+    headers = {"Host": "litesite.example"}
+    if forwarded_proto:
+        headers["X-Forwarded-Proto"] = forwarded_proto
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response
+    except ConnectionRefusedError:
+        return None
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def off_fly_server(tmp_path_factory):
+    with gunicorn_serving(tmp_path_factory.mktemp("off-fly")) as port:
+        yield port
+
+
+@pytest.fixture(scope="module")
+def fly_server(tmp_path_factory):
+    with gunicorn_serving(tmp_path_factory.mktemp("on-fly"), **FLY_IDENTITY) as port:
+        yield port
+
+
+def test_off_fly_a_client_claiming_https_is_still_redirected_to_https(off_fly_server):
+    response = get(off_fly_server, "/logout", source=STRANGER, forwarded_proto="https")
+    assert response.status == 301
+    assert response.getheader("Location") == "https://litesite.example/logout"
+
+
+def test_off_fly_a_proxy_on_this_machine_is_believed(off_fly_server):
+    response = get(off_fly_server, "/logout", source=LOCAL_PROXY, forwarded_proto="https")
+    assert response.status == 302 and response.getheader("Location") == "/"
+    assert response.getheader("Strict-Transport-Security")
+
+
+def test_on_fly_the_proxys_https_is_believed(fly_server):
+    response = get(fly_server, "/logout", source=STRANGER, forwarded_proto="https")
+    assert response.status == 302 and response.getheader("Location") == "/"
+    assert response.getheader("Strict-Transport-Security")
+
+
+def test_on_fly_plain_http_is_redirected_to_https(fly_server):
+    response = get(fly_server, "/logout", source=STRANGER, forwarded_proto="http")
+    assert response.status == 301
+    assert response.getheader("Location") == "https://litesite.example/logout"

@@ -18,11 +18,23 @@ PROBE = (
     "'DEBUG': s.DEBUG, 'ALLOWED_HOSTS': s.ALLOWED_HOSTS, 'CSRF': s.CSRF_TRUSTED_ORIGINS, "
     "'HSTS': getattr(s, 'SECURE_HSTS_SECONDS', None), "
     "'SECURE_COOKIE': getattr(s, 'SESSION_COOKIE_SECURE', False), "
-    "'PROXY': getattr(s, 'SECURE_PROXY_SSL_HEADER', None), "
+    "'PROXY': getattr(s, 'SECURE_PROXY_SSL_HEADER', None), 'TRUST_FLY': s.TRUST_FLY_PROXY, "
     "'EMAIL': s.EMAIL_BACKEND, 'DB': str(s.DATABASES['default']['NAME']), "
     "'STATIC': s.STORAGES['staticfiles']['BACKEND']}))"
 )
-DECLARED = ("DEBUG", "SECRET_KEY", "SITE_URL", "DATABASE_URL", "CACHE_DATABASE_URL", "EMAIL_URL")
+DECLARED = (
+    "DEBUG",
+    "SECRET_KEY",
+    "SITE_URL",
+    "DATABASE_URL",
+    "CACHE_DATABASE_URL",
+    "EMAIL_URL",
+    "FLY_APP_NAME",
+    "FLY_MACHINE_ID",
+    "TRUST_FLY_PROXY",
+)
+# What Fly sets on every machine it runs.
+ON_FLY = {"FLY_APP_NAME": "litesite", "FLY_MACHINE_ID": "e784079b1d4e86"}
 
 
 def load_settings(tmp_path, **variables):
@@ -68,6 +80,9 @@ def test_development_runs_without_a_secret_key(tmp_path):
         ({"CACHEDB_MAX_ENTRIES": "lots"}, "invalid literal for int()"),
         ({"SECURE_SSL_REDIRECT": "sometimes"}, "SECURE_SSL_REDIRECT must be true or false"),
         ({"LITEFS_TXID_WAIT_SECONDS": "-1"}, "LITEFS_TXID_WAIT_SECONDS must be 0 or more"),
+        ({"TRUST_FLY_PROXY": "maybe"}, "TRUST_FLY_PROXY must be true or false, not 'maybe'"),
+        ({"MAGIC_LINK_LIMIT_PER_EMAIL": "0"}, "MAGIC_LINK_LIMIT_PER_EMAIL must be 1 or more"),
+        ({"MAGIC_LINK_LIMIT_PER_CLIENT": "-1"}, "MAGIC_LINK_LIMIT_PER_CLIENT must be 1 or more"),
         # The site database must be the file LiteFS's -pos and .primary are named after.
         ({"LITEFS_DIR": "/litefs"}, "DATABASE_URL must name site.sqlite3 directly inside"),
     ],
@@ -95,11 +110,34 @@ def test_hosts_and_csrf_origins_follow_the_site_url(tmp_path):
 
 
 def test_production_turns_on_https_protections(tmp_path):
-    loaded = settings_from(tmp_path, SECRET_KEY="k", SITE_URL="https://litesite.example")
+    loaded = settings_from(tmp_path, SECRET_KEY="k", SITE_URL="https://litesite.example", **ON_FLY)
     assert loaded["HSTS"] >= 31536000
     assert loaded["SECURE_COOKIE"] is True
     assert loaded["PROXY"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert loaded["STATIC"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+@pytest.mark.parametrize(
+    ("variables", "trusted"),
+    [
+        ({}, False),
+        (ON_FLY, True),
+        # One of the two alone is more likely a stray variable than a Fly machine.
+        ({"FLY_APP_NAME": "litesite"}, False),
+        ({"FLY_MACHINE_ID": "e784079b1d4e86"}, False),
+        ({**ON_FLY, "TRUST_FLY_PROXY": "false"}, False),
+        ({"TRUST_FLY_PROXY": "true"}, True),
+    ],
+)
+def test_fly_proxy_headers_are_trusted_on_a_fly_machine_unless_overridden(
+    tmp_path, variables, trusted
+):
+    loaded = settings_from(
+        tmp_path, SECRET_KEY="k", SITE_URL="https://litesite.example", **variables
+    )
+    assert loaded["TRUST_FLY"] is trusted
+    expected_proxy_header = ["HTTP_X_FORWARDED_PROTO", "https"] if trusted else None
+    assert loaded["PROXY"] == expected_proxy_header
 
 
 def test_email_defaults_to_the_console_and_follows_email_url(tmp_path):
