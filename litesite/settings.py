@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -105,6 +106,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "django.contrib.humanize",
+    "csp",
     "litesite",
     "accounts",
     "blog",
@@ -117,6 +119,9 @@ MIDDLEWARE = [
     # every response, static files included.
     "litesite.middleware.ReplicationMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response Django makes (CONTENT_SECURITY_POLICY below);
+    # static files, answered by WhiteNoise just after, run no code of their own.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cachedb.middleware.ServerTimingMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -275,6 +280,22 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Content-Security-Policy (django-csp): pages load scripts, styles, images and audio from this
+# site only, and nothing inline: no <script>/<style> blocks, no on*= handlers, no style
+# attributes (post Markdown has raw HTML off, and table alignment is a class). data: is the
+# inline favicon; blob: is the recorder's listen-back player. A post's SVG images get their own,
+# stricter policy in blog.views.post_asset. DEBUG's 404 and 500 pages go without one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
