@@ -12,12 +12,13 @@ import hashlib
 import logging
 import os
 import re
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 import frontmatter
@@ -348,15 +349,33 @@ def forget_failed_compiles() -> None:
     _failed_compiles.clear()
 
 
-def asset_path(post: Post, filename: str) -> Path | None:
-    """A file beside the post that may be served: an image, by a plain name, inside the folder."""
+def _open_no_follow(path: str, flags: int) -> int:
+    # O_NOFOLLOW: a symlink fails to open instead of being followed (to index.md, or out of the
+    # folder); O_NONBLOCK: a FIFO named like an image opens at once rather than hang the worker.
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+
+
+def open_asset(post: Post, filename: str) -> tuple[BinaryIO, str] | None:
+    """An image stored beside the post, opened, with its content type; None for anything else.
+
+    Only a regular file directly in the post's folder, by a plain name with an image suffix, is
+    served: not a symlink, a directory, a FIFO, nor the post's own Markdown under a second name
+    (a hard link). The checks are made on the opened file, so nothing can be swapped in between.
+    """
     if not ASSET.fullmatch(filename) or ".." in filename:
         return None
-    suffix = Path(filename).suffix.lower()
-    if suffix not in ASSET_TYPES:
+    content_type = ASSET_TYPES.get(Path(filename).suffix.lower())
+    if content_type is None:
         return None
-    folder = post.path.parent.resolve()
-    path = (folder / filename).resolve()
-    if path.parent != folder or not path.is_file():
+    try:
+        file = open(post.path.parent / filename, "rb", opener=_open_no_follow)  # noqa: SIM115
+    except OSError:
         return None
-    return path
+    try:
+        opened = os.fstat(file.fileno())
+        if stat.S_ISREG(opened.st_mode) and not os.path.samestat(opened, os.stat(post.path)):
+            return file, content_type
+    except OSError:
+        pass
+    file.close()
+    return None

@@ -102,13 +102,14 @@ def mark_read(request, slug):
 def post_asset(request, slug, filename):
     """An image stored beside a post's index.md. Nothing else in the folder, nor outside it."""
     post = content.catalog().get_visible_or_404(request, slug)
-    path = content.asset_path(post, filename)
-    if path is None:
+    opened = content.open_asset(post, filename)
+    if opened is None:
         raise Http404("No such file")
-    response = FileResponse(path.open("rb"), content_type=content.ASSET_TYPES[path.suffix.lower()])
+    file, content_type = opened
+    response = FileResponse(file, content_type=content_type)
     response["Cache-Control"] = "public, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
-    if path.suffix.lower() == ".svg":
+    if content_type == "image/svg+xml":
         # An SVG opened on its own must not run script in the site's origin.
         response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -133,6 +134,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sitemaps",
     "django.contrib.humanize",
+    "csp",
     "litesite",
     "accounts",
     "blog",
@@ -147,6 +149,9 @@ MIDDLEWARE = [
     # A view's "database is locked" / "disk is full" becomes 503 + Retry-After, not a 500.
     "litesite.errors.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response Django makes (CONTENT_SECURITY_POLICY below);
+    # static files, answered by WhiteNoise just after, run no code of their own.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "cachedb.middleware.ServerTimingMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -314,6 +319,22 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Content-Security-Policy (django-csp): pages load scripts, styles, images and audio from this
+# site only, and nothing inline: no <script>/<style> blocks, no on*= handlers, no style
+# attributes (post Markdown has raw HTML off, and table alignment is a class). data: is the
+# inline favicon; blob: is the recorder's listen-back player. A post's SVG images get their own,
+# stricter policy in blog.views.post_asset. DEBUG's 404 and 500 pages go without one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -35,7 +35,11 @@ def marker(page, slug: str) -> str:
 
 
 def wait_for_report(page) -> None:
-    page.wait_for_function("document.querySelector('article.post').dataset.readReported === 'true'")
+    # A function, not an expression string: Playwright would eval() a string, which the site's
+    # Content-Security-Policy forbids.
+    page.wait_for_function(
+        "() => document.querySelector('article.post').dataset.readReported === 'true'"
+    )
 
 
 def test_reading_to_the_end_records_one_read_and_marks_the_post_read(page, posts):

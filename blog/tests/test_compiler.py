@@ -1,6 +1,8 @@
+import re
 import threading
 from pathlib import Path
 
+import frontmatter
 import pytest
 from django.conf import settings
 
@@ -46,7 +48,7 @@ def compile_document(body=DOCUMENT):
 
 def test_tables_strikethrough_and_footnotes_are_rendered():
     html = compile_document()["html"]
-    assert "<table>" in html and '<th style="text-align:right">Writers</th>' in html
+    assert "<table>" in html and '<th class="align-right">Writers</th>' in html
     assert "<s>struck out</s>" in html
     assert 'class="footnote-ref"' in html and "The footnote text." in html
 
@@ -77,6 +79,45 @@ def test_relative_images_and_links_point_at_the_post_folder():
     assert 'href="/blog/example/notes.png"' in html
     assert 'href="https://example.com/x"' in html
     assert 'href="#first-section"' in html
+
+
+def test_table_alignment_is_a_class_not_a_style_attribute():
+    html = compile_document("| a | b | c |\n|:-|:-:|-:|\n| 1 | 2 | 3 |\n")["html"]
+    assert '<th class="align-left">a</th>' in html
+    assert '<td class="align-center">2</td>' in html
+    assert '<td class="align-right">3</td>' in html
+    assert "style=" not in html
+
+
+def test_raw_html_in_a_post_is_shown_as_text_not_markup():
+    html = compile_document(
+        """
+        <script>alert("block")</script>
+
+        <div onclick="steal()">a block</div>
+
+        Inline <img src=x onerror="steal()"> and <b onmouseover="steal()">bold</b>,
+        <style>body { display: none }</style> and an autolink <https://example.com/ok>.
+        """.replace("        ", "")
+    )["html"]
+    for tag in ("<script", "<div", "<img", "<b ", "<style"):
+        assert tag not in html
+    assert "&lt;script&gt;alert(&quot;block&quot;)&lt;/script&gt;" in html
+    assert "&lt;b onmouseover=&quot;steal()&quot;&gt;bold&lt;/b&gt;" in html
+    assert '<a href="https://example.com/ok">https://example.com/ok</a>' in html
+
+
+@pytest.mark.parametrize(
+    "post",
+    sorted(Path(settings.BASE_DIR, "content", "blog").glob("*/index.md")),
+    ids=lambda path: path.parent.name,
+)
+def test_the_sample_posts_use_no_raw_html(post):
+    """With raw HTML off, a tag in a post would show up escaped: none outside code does."""
+    html = compile_document(frontmatter.loads(post.read_text("utf-8")).content)["html"]
+    outside_code = re.sub(r"<(pre|code)\b.*?</\1>", "", html, flags=re.DOTALL)
+    assert "&lt;" not in outside_code
+    assert "style=" not in html
 
 
 def test_plain_text_has_no_markup_and_counts_words():

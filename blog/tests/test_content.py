@@ -164,9 +164,8 @@ def test_only_images_inside_the_post_folder_are_assets(posts_dir):
     (posts_dir.root / "outside.png").write_bytes(b"\x89PNG")
     (folder / "link.png").symlink_to(posts_dir.root / "outside.png")
     post = content.get_post("pics")
-    assert content.asset_path(post, "chart.png") == (folder / "chart.png").resolve()
-    assert content.asset_path(post, "notes.txt") is None
-    assert content.asset_path(post, "index.md") is None
-    assert content.asset_path(post, "../outside.png") is None
-    assert content.asset_path(post, "link.png") is None
-    assert content.asset_path(post, "missing.png") is None
+    file, content_type = content.open_asset(post, "chart.png")
+    with file:
+        assert (file.read(), content_type) == (b"\x89PNG", "image/png")
+    for name in ("notes.txt", "index.md", "../outside.png", "link.png", "missing.png"):
+        assert content.open_asset(post, name) is None, name

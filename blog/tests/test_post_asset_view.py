@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from blog.tests.conftest import BOTH_DATABASES
@@ -53,3 +55,42 @@ def test_svg_images_cannot_run_script(client, post_with_files):
 )
 def test_nothing_else_can_be_read(client, post_with_files, path):
     assert client.get(path).status_code == 404
+
+
+@pytest.fixture
+def post_with_odd_files(post_with_files):
+    """Things in a post's folder with image names that are not plain image files."""
+    folder = post_with_files.folder("pictures")
+    (folder / "source.png").symlink_to(folder / "index.md")
+    (folder / "alias.png").symlink_to(folder / "chart.png")
+    (folder / "escape.png").symlink_to(post_with_files.root / "outside.png")
+    (folder / "hard.png").hardlink_to(folder / "index.md")
+    (folder / "photos.png").mkdir()
+    os.mkfifo(folder / "pipe.png")
+    return post_with_files
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "source.png",  # a symlink to the post's own Markdown
+        "alias.png",  # a symlink to an image beside it
+        "escape.png",  # a symlink out of the folder
+        "hard.png",  # the Markdown file under a second name
+        "photos.png",  # a directory
+        "pipe.png",  # a FIFO: must not hang the worker either
+    ],
+)
+def test_anything_but_a_regular_image_file_is_not_found(client, post_with_odd_files, filename):
+    assert client.get(f"/blog/pictures/{filename}").status_code == 404
+
+
+def test_a_post_folder_that_is_itself_a_symlink_still_serves_its_images(client, posts_dir):
+    elsewhere = posts_dir.root / "drafts-folder"
+    elsewhere.mkdir()
+    (elsewhere / "index.md").write_text("---\ntitle: Linked\ndate: 2025-01-01\n---\n\nWords.\n")
+    (elsewhere / "chart.png").write_bytes(PNG)
+    posts_dir.folder("linked").symlink_to(elsewhere)
+    response = client.get("/blog/linked/chart.png")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PNG
