@@ -26,8 +26,16 @@ TABLE = f"blog_search_v{SCHEMA_VERSION}"
 STAMP_TABLE = f"{TABLE}_stamp"
 # Column weights for bm25(): a hit in the title matters most, then description and keywords.
 WEIGHTS = (0.0, 10.0, 5.0, 5.0, 1.0)
-TERM = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 12
+# A word as FTS5's unicode61 tokenizer sees one: letters and digits (an underscore separates).
+TERM = re.compile(r"[^\W_]+")
+# Bounds on what one search may ask of FTS5. Every term is a lookup (a prefix term one per
+# matching word of the index) and snippet() scores every term in every row it is run on.
+MAX_QUERY_CHARS = 200  # of the typed text; the rest is ignored, as the search box's maxlength
+MAX_TERMS = 8
+# A prefix term needs this many letters: "a*" expands to a large share of all the words in the
+# index, so a shorter word is matched as a whole word ("C", "R", "a").
+MIN_PREFIX = 2
+MAX_RESULTS = 100
 
 
 def corpus_hash(posts: list[Post]) -> str:
@@ -68,10 +76,19 @@ def match_expression(query: str) -> str:
     """The reader's words as an FTS5 query: every word must match, each as a prefix.
 
     Words are quoted, so FTS5's own syntax (AND, NEAR, column filters, stray quotes) typed into the
-    search box is searched for as text instead of breaking the query.
+    search box is searched for as text instead of breaking the query. The cost is bounded: only
+    the first MAX_QUERY_CHARS characters are read, a term repeated (or trimmed to one already
+    there) is asked once, a one-letter word matches only as a whole word, and at most MAX_TERMS
+    terms are kept.
     """
-    terms = TERM.findall(query.lower())[:MAX_TERMS]
-    return " ".join(f'"{_trim(term)}"*' for term in terms)
+    terms: list[str] = []
+    for word in TERM.findall(query[:MAX_QUERY_CHARS].lower()):
+        term = f'"{_trim(word)}"*' if len(word) >= MIN_PREFIX else f'"{word}"'
+        if term not in terms:
+            terms.append(term)
+            if len(terms) == MAX_TERMS:
+                break
+    return " ".join(terms)
 
 
 def _ensure_tables(cursor) -> None:
@@ -127,9 +144,12 @@ def ensure_index(posts: list[Post]) -> None:
     logger.info("Rebuilt the search index over %d posts", len(rows))
 
 
-def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[tuple[Post, str]]:
-    """Posts of `visible` matching `query`, best first, each with a snippet: HTML-escaped text
-    with <mark> around the matched words."""
+def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[Post]:
+    """Posts of `visible` matching `query`, best first (at most MAX_RESULTS of them).
+
+    No snippets here: they cost far more than the match, so `snippets()` makes them for the
+    page of results that is shown.
+    """
     expression = match_expression(query)
     if not expression or not visible:
         return []
@@ -140,12 +160,30 @@ def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[tuple[P
     weights = ", ".join(str(weight) for weight in WEIGHTS)
     with connections[ALIAS].cursor() as cursor:
         cursor.execute(
-            f"SELECT slug, snippet({TABLE}, 4, char(1), char(2), '…', 24) FROM {TABLE} "
-            f"WHERE {TABLE} MATCH %s ORDER BY bm25({TABLE}, {weights}) LIMIT 100",
+            f"SELECT slug FROM {TABLE} WHERE {TABLE} MATCH %s "
+            f"ORDER BY bm25({TABLE}, {weights}) LIMIT {MAX_RESULTS}",
             [expression],
         )
-        rows = cursor.fetchall()
-    return [(by_slug[slug], _mark(snippet)) for slug, snippet in rows if slug in by_slug]
+        slugs = [slug for (slug,) in cursor.fetchall()]
+    return [by_slug[slug] for slug in slugs if slug in by_slug]
+
+
+def snippets(query: str, *, posts: list[Post]) -> dict[str, str]:
+    """A snippet per post of `posts` (the page of results shown) that matches `query`, by slug:
+    HTML-escaped text of the body with <mark> around the matched words."""
+    expression = match_expression(query)
+    if not expression or not posts:
+        return {}
+    slugs = [post.slug for post in posts]
+    placeholders = ", ".join(["%s"] * len(slugs))
+    with connections[ALIAS].cursor() as cursor:
+        # snippet() runs only on the rows the WHERE clause keeps: this page's posts.
+        cursor.execute(
+            f"SELECT slug, snippet({TABLE}, 4, char(1), char(2), '…', 24) FROM {TABLE} "
+            f"WHERE {TABLE} MATCH %s AND slug IN ({placeholders})",
+            [expression, *slugs],
+        )
+        return {slug: _mark(snippet) for slug, snippet in cursor.fetchall()}
 
 
 def _mark(snippet: str) -> str:

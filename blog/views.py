@@ -34,14 +34,15 @@ def post_index(request):
     filters = listing.Filters.from_query(request.GET)
     found = listing.apply(filters, posts=posts, catalog=catalog, read_slugs=read_slugs)
     page = Paginator(found, settings.BLOG_POSTS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    snippets = listing.snippets(filters, shown=shown)
     return render(
         request,
         "blog/post_index.html",
         {
             "page": page,
             "entries": [
-                (entry.post, entry.post.slug in read_slugs, entry.snippet)
-                for entry in page.object_list
+                (post, post.slug in read_slugs, snippets.get(post.slug, "")) for post in shown
             ],
             "categories": listing.categories(posts),
             "category": filters.category,
