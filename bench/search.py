@@ -15,7 +15,6 @@ Figures are for this machine and this run only; compare the multiples, not the m
 
 import argparse
 import os
-import warnings
 import shutil
 import statistics
 import string
@@ -23,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from urllib.parse import urlencode
 
