@@ -2,13 +2,13 @@ import re
 
 import pytest
 from django.contrib.messages import constants, get_messages
-from django.core import signing
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core import signing
 from django.test import RequestFactory
 
 from blog import fragments
-from blog.tickets import SALT
 from blog.tests.conftest import BOTH_DATABASES
+from blog.tickets import SALT
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
 
