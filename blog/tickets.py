@@ -11,6 +11,7 @@ refuses a longer one), so a second use always falls within the window of the rea
 one recorded, and the one-read-per-reader-per-post rule turns it away.
 """
 
+import functools
 import time
 
 from django.conf import settings
@@ -59,10 +60,21 @@ def for_request(request, *, slug: str) -> str:
     return issue(slug=slug, reader=name) if name else ""
 
 
+@functools.lru_cache(maxsize=1)
+def _signer(key: str, fallback_keys: tuple[str, ...]) -> signing.Signer:
+    # Made once per key: building a Signer costs about as much as signing (every page view).
+    return signing.Signer(key=key, fallback_keys=list(fallback_keys), salt=SALT)
+
+
+def signer() -> signing.Signer:
+    """Signs with SECRET_KEY and accepts SECRET_KEY_FALLBACKS too, as Django's own signing."""
+    return _signer(settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+
+
 def issue(*, slug: str, reader: str, served_at: float | None = None) -> str:
     """A signed ticket; `served_at` (Unix seconds) defaults to now."""
     served_ms = round((time.time() if served_at is None else served_at) * 1000)
-    return signing.Signer(salt=SALT).sign_object({"post": slug, "reader": reader, "ms": served_ms})
+    return signer().sign_object({"post": slug, "reader": reader, "ms": served_ms})
 
 
 def check(ticket: str, *, slug: str, readers: set[str], required_ms: int) -> None:
@@ -70,7 +82,7 @@ def check(ticket: str, *, slug: str, readers: set[str], required_ms: int) -> Non
     if not ticket:
         raise TicketRefused("missing", "No read ticket: reload the post to get one.")
     try:
-        payload = signing.Signer(salt=SALT).unsign_object(ticket)
+        payload = signer().unsign_object(ticket)
         post, reader, served_ms = payload["post"], payload["reader"], payload["ms"]
     except (signing.BadSignature, ValueError, TypeError, KeyError):
         # BadSignature covers a tampered or foreign ticket; the others a signed but odd payload
