@@ -7,7 +7,8 @@ databases in a temporary directory and the sample posts from content/, then driv
   (a) a bare Django view returning fixed bytes through the same middleware (bench/blog_wsgi.py);
   (b) an anonymous post page with a warm cache;
   (c) mark-as-read POSTs from distinct anonymous readers (bench/blog_reads.lua: a new client_id
-      cookie per request, and the CSRF cookie + X-CSRFToken header as the page's script sends).
+      cookie per request with a read ticket for that client_id, served an hour earlier, and the
+      CSRF cookie + X-CSRFToken header, as the page's script sends them).
 Prints requests/s with p50 and p99 latency for each, (b) as a share of (a), and for (c) the
 recorded reads per second, the errors, and whether the table holds exactly one row per accepted
 report. Goals: (b) >= 40% of (a); (c) >= 1,000 reads/s, zero errors, rows == accepted reports.
@@ -42,6 +43,10 @@ BENCH = Path(__file__).resolve().parent
 POST_SLUG = "why-sqlite-in-production"
 TEAMS = ("RED", "BLUE", "YELLOW")
 USERS = 8_000
+WRK_THREADS = 2
+# Read tickets made per wrk thread and second of the run: more than the server can take, so
+# every report is a new reader (should they run out, the script starts again: duplicates).
+TICKETS_PER_THREAD_SECOND = 4_000
 
 
 def free_port() -> int:
@@ -105,8 +110,38 @@ LATENCY_LINE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
+def setup_django(env: dict[str, str]) -> None:
+    """Django in this process, on the bench's databases (once): tickets, the ranking."""
+    import django
+    from django.apps import apps
+
+    if apps.ready:
+        return
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    django.setup()
+
+
+def write_tickets(directory: Path, *, per_thread: int) -> str:
+    """One file of `client_id ticket` lines per wrk thread, for the client ids the script makes
+    (thread number and counter), each ticket served an hour ago: past any post's threshold."""
+    from blog import tickets
+
+    served_at = time.time() - 3600
+    for thread in range(1, WRK_THREADS + 1):
+        with (directory / f"tickets-{thread}.txt").open("w") as lines:
+            for sent in range(1, per_thread + 1):
+                client_id = f"{thread:08x}-0000-4000-8000-{sent:012x}"
+                ticket = tickets.issue(
+                    slug=POST_SLUG, reader=f"client:{client_id}", served_at=served_at
+                )
+                lines.write(f"{client_id} {ticket}\n")
+    return str(directory / "tickets-")
+
+
 def wrk(url: str, *, seconds: int, connections: int, script: list[str] | None = None) -> dict:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command += ["--timeout", "5s"]
     if script:
         command += ["-s", script[0], url, "--", *script[1:]]
     else:
@@ -179,6 +214,8 @@ def bench_reads(env: dict[str, str], port: int, directory: Path, args, *, bare_r
     (status 201) can be counted exactly, including any still in flight when wrk stopped."""
     base = f"http://127.0.0.1:{port}"
     access_log = directory / "access.log"
+    setup_django(env)
+    tickets = write_tickets(directory, per_thread=args.seconds * TICKETS_PER_THREAD_SECOND)
     server = start_gunicorn(env, port, access_log=access_log)
     try:
         wait_until_up(base, server)
@@ -188,7 +225,7 @@ def bench_reads(env: dict[str, str], port: int, directory: Path, args, *, bare_r
             base,
             seconds=args.seconds,
             connections=args.connections,
-            script=[str(BENCH / "blog_reads.lua"), path, csrf_cookie, csrf_token],
+            script=[str(BENCH / "blog_reads.lua"), path, csrf_cookie, csrf_token, tickets],
         )
     finally:
         stop(server)
@@ -277,11 +314,7 @@ def generate_reads(directory: Path, count: int) -> None:
 
 
 def bench_ranking(directory: Path, reads: int) -> None:
-    os.environ.update(environment(directory, 8000))
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    setup_django(environment(directory, 8000))
     from blog import leaderboard
 
     started = time.perf_counter()

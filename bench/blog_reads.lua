@@ -1,6 +1,7 @@
 -- wrk script for bench/blog.py: POST mark-read reports from distinct anonymous readers.
 -- Each request carries a new client_id cookie (a UUID made of the thread number and a counter)
--- and the CSRF cookie + X-CSRFToken header, exactly as the post page's script sends them.
+-- with the read ticket bench/blog.py made for it (a file of "client_id ticket" lines per
+-- thread), and the CSRF cookie + X-CSRFToken header, exactly as the post page's script sends them.
 local threads = {}
 
 function setup(thread)
@@ -12,6 +13,11 @@ function init(args)
   path = args[1]
   csrf_cookie = args[2]
   csrf_token = args[3]
+  readers = {}
+  for entry in io.lines(args[4] .. id .. ".txt") do
+    local client, ticket = entry:match("^(%S+) (%S+)$")
+    table.insert(readers, { client = client, ticket = ticket })
+  end
   sent = 0
   created = 0
   duplicate = 0
@@ -20,12 +26,13 @@ end
 
 function request()
   sent = sent + 1
-  local client = string.format("%08x-0000-4000-8000-%012x", id, sent)
+  local reader = readers[(sent - 1) % #readers + 1]
   return wrk.format("POST", path, {
-    ["Cookie"] = "csrftoken=" .. csrf_cookie .. "; client_id=" .. client,
+    ["Cookie"] = "csrftoken=" .. csrf_cookie .. "; client_id=" .. reader.client,
     ["X-CSRFToken"] = csrf_token,
     ["Accept"] = "application/json",
-  })
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+  }, "ticket=" .. reader.ticket)
 end
 
 function response(status, headers, body)

@@ -9,7 +9,8 @@ remembered, so template edits show at once.
 Whole pages are remembered only for anonymous visitors, who all see the same page for the same
 address: the key holds the full path (the sign-in link carries it as ?next=) and the view's own
 inputs; the region in the footer is this machine's, the same on every page it serves. The
-visitor's CSRF token is the one hole, punched into the stored HTML per request. Signed-in
+visitor's CSRF token, and the values a view names as per-request (a post's read ticket), are
+holes punched into the stored HTML per request. Signed-in
 readers, and anyone with a flash message pending, get a normal render. If base.html starts to
 show other per-request details to anonymous visitors, they belong in `anonymous_page_key`.
 """
@@ -26,13 +27,20 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.html import escape
 
 from blog.compiler import COMPILER_VERSION
 
 MAX_FRAGMENTS = 1024
 MAX_PAGES = 256
-# Stands in for the CSRF token in a remembered page; random, so no post can contain it.
-CSRF_HOLE = f"csrf-hole-{secrets.token_hex(16)}"
+# Stand in for per-request values in a remembered page; random, so no post can contain them.
+_HOLE_SECRET = secrets.token_hex(16)
+CSRF_HOLE = f"csrf-hole-{_HOLE_SECRET}"
+
+
+def hole(name: str) -> str:
+    """What stands in for the per-request context value `name` in a remembered page."""
+    return f"{name}-hole-{_HOLE_SECRET}"
 
 
 class RenderMemo:
@@ -83,14 +91,27 @@ def anonymous_page_key(request, template_name: str, key: tuple) -> tuple:
     return (template_name, request.get_full_path(), *key)
 
 
-def render_page(request, template_name: str, context: dict, *, key: tuple) -> HttpResponse:
-    """render(), remembered for anonymous visitors under `key` (every input of `context`)."""
+def render_page(
+    request, template_name: str, context: dict, *, key: tuple, per_request: dict | None = None
+) -> HttpResponse:
+    """render(), remembered for anonymous visitors under `key` (every input of `context`).
+
+    `per_request` holds context values of this request alone (strings, shown as text): they
+    are not part of the key but punched into the remembered page, as the CSRF token is.
+    """
+    per_request = per_request or {}
     user = getattr(request, "user", None)
     if (user is not None and user.is_authenticated) or len(get_messages(request)):
-        return render(request, template_name, context)
+        return render(request, template_name, {**context, **per_request})
 
     def render_now() -> str:
-        return render_to_string(template_name, {**context, "csrf_token": CSRF_HOLE}, request)
+        holes = {name: hole(name) for name in per_request}
+        return render_to_string(
+            template_name, {**context, **holes, "csrf_token": CSRF_HOLE}, request
+        )
 
     html = pages.get_or_render(anonymous_page_key(request, template_name, key), render_now)
-    return HttpResponse(html.replace(CSRF_HOLE, get_token(request)))
+    html = html.replace(CSRF_HOLE, get_token(request))
+    for name, value in per_request.items():
+        html = html.replace(hole(name), escape(value))
+    return HttpResponse(html)

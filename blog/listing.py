@@ -7,7 +7,7 @@ from blog import search
 from blog.content import Catalog, Post
 
 READ_FILTERS = ("read", "unread")
-MAX_QUERY = 200
+MAX_QUERY = search.MAX_QUERY_CHARS
 
 
 @dataclass(frozen=True)
@@ -32,32 +32,26 @@ class Filters:
         return urlencode({name: value for name, value in pairs.items() if value})
 
 
-@dataclass(frozen=True)
-class Entry:
-    post: Post
-    snippet: str = ""  # search matches, as safe HTML with <mark>
-
-
 def categories(posts: list[Post]) -> list[str]:
     return sorted({category for post in posts for category in post.categories}, key=str.lower)
 
 
 def apply(
     filters: Filters, *, posts: list[Post], catalog: Catalog, read_slugs: set[str]
-) -> list[Entry]:
+) -> list[Post]:
     """The posts matching `filters`: newest first, or best match first when searching."""
     if filters.category:
         wanted = filters.category.lower()
         posts = [post for post in posts if wanted in (c.lower() for c in post.categories)]
     if filters.query:
-        entries = [
-            Entry(post, snippet)
-            for post, snippet in search.search(filters.query, visible=posts, catalog=catalog)
-        ]
-    else:
-        entries = [Entry(post) for post in posts]
+        posts = search.search(filters.query, visible=posts, catalog=catalog)
     if filters.read == "read":
-        entries = [entry for entry in entries if entry.post.slug in read_slugs]
+        posts = [post for post in posts if post.slug in read_slugs]
     elif filters.read == "unread":
-        entries = [entry for entry in entries if entry.post.slug not in read_slugs]
-    return entries
+        posts = [post for post in posts if post.slug not in read_slugs]
+    return posts
+
+
+def snippets(filters: Filters, *, shown: list[Post]) -> dict[str, str]:
+    """The search snippets of the posts shown (one page), by slug; none without a search."""
+    return search.snippets(filters.query, posts=shown) if filters.query else {}

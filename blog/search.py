@@ -27,8 +27,16 @@ TABLE = f"blog_search_v{SCHEMA_VERSION}"
 STAMP_TABLE = f"{TABLE}_stamp"
 # Column weights for bm25(): a hit in the title matters most, then description and keywords.
 WEIGHTS = (0.0, 10.0, 5.0, 5.0, 1.0)
-TERM = re.compile(r"\w+", re.UNICODE)
-MAX_TERMS = 12
+# A word as FTS5's unicode61 tokenizer sees one: letters and digits (an underscore separates).
+TERM = re.compile(r"[^\W_]+")
+# Bounds on what one search may ask of FTS5. Every term is a lookup (a prefix term one per
+# matching word of the index) and snippet() scores every term in every row it is run on.
+MAX_QUERY_CHARS = 200  # of the typed text; the rest is ignored, as the search box's maxlength
+MAX_TERMS = 8
+# A prefix term needs this many letters: "a*" expands to a large share of all the words in the
+# index, so a shorter word is matched as a whole word ("C", "R", "a").
+MIN_PREFIX = 2
+MAX_RESULTS = 100
 
 
 def corpus_hash(posts: list[Post]) -> str:
@@ -65,14 +73,27 @@ def _trim(term: str) -> str:
     return term
 
 
+def search_terms(query: str) -> list[tuple[str, bool]]:
+    """The reader's words as (term, is_prefix) pairs, bounded: only the first MAX_QUERY_CHARS
+    characters are read, a term repeated (or trimmed to one already there) is kept once, a
+    one-letter word matches only as a whole word, and at most MAX_TERMS terms are kept."""
+    terms: list[tuple[str, bool]] = []
+    for word in TERM.findall(query[:MAX_QUERY_CHARS].lower()):
+        term = (_trim(word), True) if len(word) >= MIN_PREFIX else (word, False)
+        if term not in terms:
+            terms.append(term)
+            if len(terms) == MAX_TERMS:
+                break
+    return terms
+
+
 def match_expression(query: str) -> str:
     """The reader's words as an FTS5 query: every word must match, each as a prefix.
 
     Words are quoted, so FTS5's own syntax (AND, NEAR, column filters, stray quotes) typed into the
     search box is searched for as text instead of breaking the query.
     """
-    terms = TERM.findall(query.lower())[:MAX_TERMS]
-    return " ".join(f'"{_trim(term)}"*' for term in terms)
+    return " ".join(f'"{term}"*' if prefix else f'"{term}"' for term, prefix in search_terms(query))
 
 
 def _ensure_tables(cursor) -> None:
@@ -128,12 +149,12 @@ def ensure_index(posts: list[Post]) -> None:
     logger.info("Rebuilt the search index over %d posts", len(rows))
 
 
-def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[tuple[Post, str]]:
-    """Posts of `visible` matching `query`, best first, each with a snippet: HTML-escaped text
-    with <mark> around the matched words.
+def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[Post]:
+    """Posts of `visible` matching `query`, best first (at most MAX_RESULTS of them).
 
-    The index lives in the disposable cache file: when that fails, the posts are scanned
-    instead (slower, same matching rule) and the fault is left to cachedb to heal.
+    No snippets here: they cost far more than the match, so `snippets()` makes them for the
+    page of results that is shown. The index lives in the disposable cache file: when that
+    fails, the posts are scanned instead (slower, same matching rule) and cachedb heals the file.
     """
     expression = match_expression(query)
     if not expression or not visible:
@@ -145,9 +166,7 @@ def search(query: str, *, visible: list[Post], catalog: Catalog) -> list[tuple[P
         return scan(query, visible=visible)
 
 
-def _search_index(
-    expression: str, *, visible: list[Post], catalog: Catalog
-) -> list[tuple[Post, str]]:
+def _search_index(expression: str, *, visible: list[Post], catalog: Catalog) -> list[Post]:
     # Drafts are indexed too (staff search them) and filtered out of everyone else's results, so
     # the index does not flip between two audiences. Unlisted posts are never indexed.
     ensure_index(catalog.with_drafts)
@@ -155,51 +174,77 @@ def _search_index(
     weights = ", ".join(str(weight) for weight in WEIGHTS)
     with connections[ALIAS].cursor() as cursor:
         cursor.execute(
-            f"SELECT slug, snippet({TABLE}, 4, char(1), char(2), '…', 24) FROM {TABLE} "
-            f"WHERE {TABLE} MATCH %s ORDER BY bm25({TABLE}, {weights}) LIMIT 100",
+            f"SELECT slug FROM {TABLE} WHERE {TABLE} MATCH %s "
+            f"ORDER BY bm25({TABLE}, {weights}) LIMIT {MAX_RESULTS}",
             [expression],
         )
-        rows = cursor.fetchall()
-    return [(by_slug[slug], _mark(snippet)) for slug, snippet in rows if slug in by_slug]
+        slugs = [slug for (slug,) in cursor.fetchall()]
+    return [by_slug[slug] for slug in slugs if slug in by_slug]
 
 
-def scan(query: str, *, visible: list[Post]) -> list[tuple[Post, str]]:
-    """The index's answer without the index: every word must start a word of the post, and a
-    hit in the title counts most (the same weights as bm25's columns)."""
-    prefixes = [_trim(term) for term in TERM.findall(query.lower())[:MAX_TERMS]]
+def snippets(query: str, *, posts: list[Post]) -> dict[str, str]:
+    """A snippet per post of `posts` (the page of results shown) that matches `query`, by slug:
+    HTML-escaped text of the body with <mark> around the matched words."""
+    expression = match_expression(query)
+    if not expression or not posts:
+        return {}
+    slugs = [post.slug for post in posts]
+    placeholders = ", ".join(["%s"] * len(slugs))
+    try:
+        with connections[ALIAS].cursor() as cursor:
+            # snippet() runs only on the rows the WHERE clause keeps: this page's posts.
+            cursor.execute(
+                f"SELECT slug, snippet({TABLE}, 4, char(1), char(2), '…', 24) FROM {TABLE} "
+                f"WHERE {TABLE} MATCH %s AND slug IN ({placeholders})",
+                [expression, *slugs],
+            )
+            return {slug: _mark(snippet) for slug, snippet in cursor.fetchall()}
+    except faults.ERRORS as error:
+        faults.note("make search snippets", error)
+        terms = search_terms(query)
+        return {post.slug: _scan_snippet(_body_text(post), terms) for post in posts}
+
+
+# --- Without the index (the cache file failed) -------------------------------------------------
+def _matches(word: str, term: str, prefix: bool) -> bool:
+    return word.startswith(term) if prefix else word == term
+
+
+def scan(query: str, *, visible: list[Post]) -> list[Post]:
+    """The index's answer without the index: every term must match a word of the post (as a
+    prefix, or whole for one-letter words), ranked by the same column weights as bm25()."""
+    terms = search_terms(query)
     scored = []
-    for post in visible:
-        body = _body_text(post)
-        columns = (post.title, post.description, " ".join(post.keywords), body)
+    for order, post in enumerate(visible):
+        columns = (post.title, post.description, " ".join(post.keywords), _body_text(post))
         words = [TERM.findall(text.lower()) for text in columns]
         score = 0.0
-        for prefix in prefixes:
-            hits = [sum(word.startswith(prefix) for word in column) for column in words]
+        for term, prefix in terms:
+            hits = [sum(_matches(word, term, prefix) for word in column) for column in words]
             if not any(hits):
                 break
             score += sum(weight * hit for weight, hit in zip(WEIGHTS[1:], hits, strict=True))
         else:
-            scored.append((score, post, _scan_snippet(body or post.description, prefixes)))
-    scored.sort(key=lambda row: -row[0])
-    return [(post, snippet) for _, post, snippet in scored[:100]]
+            scored.append((-score, order, post))
+    return [post for _, _, post in sorted(scored)[:MAX_RESULTS]]
 
 
-def _scan_snippet(text: str, prefixes: list[str], *, words: int = 24) -> str:
+def _scan_snippet(text: str, terms: list[tuple[str, bool]], *, words: int = 24) -> str:
     """About `words` words of `text` around the first match, escaped, matches in <mark>."""
     tokens = text.split()
-    matched = [
-        any(t.startswith(tuple(prefixes)) for t in TERM.findall(tok.lower())) for tok in tokens
+    hits = [
+        any(
+            _matches(w, term, prefix) for w in TERM.findall(token.lower()) for term, prefix in terms
+        )
+        for token in tokens
     ]
-    start = max(0, matched.index(True) - words // 3) if True in matched else 0
+    start = max(0, hits.index(True) - words // 3) if True in hits else 0
+    end = start + words
     shown = [
         f"<mark>{escape(token)}</mark>" if hit else escape(token)
-        for token, hit in zip(
-            tokens[start : start + words], matched[start : start + words], strict=True
-        )
+        for token, hit in zip(tokens[start:end], hits[start:end], strict=True)
     ]
-    before = "…" if start > 0 else ""
-    after = "…" if start + words < len(tokens) else ""
-    return before + " ".join(shown) + after
+    return ("…" if start else "") + " ".join(shown) + ("…" if end < len(tokens) else "")
 
 
 def _mark(snippet: str) -> str:

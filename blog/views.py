@@ -4,8 +4,9 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
-from blog import compiler, content, leaderboard, listing, recommendations
+from blog import compiler, content, leaderboard, listing, recommendations, tickets
 from blog.fragments import post_page_key, render_page
+from blog.models import READ_WINDOW
 from blog.reads import reader_from_request, record_read
 
 HOME_POSTS = 5
@@ -34,14 +35,15 @@ def post_index(request):
     filters = listing.Filters.from_query(request.GET)
     found = listing.apply(filters, posts=posts, catalog=catalog, read_slugs=read_slugs)
     page = Paginator(found, settings.BLOG_POSTS_PER_PAGE).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    snippets = listing.snippets(filters, shown=shown)
     return render(
         request,
         "blog/post_index.html",
         {
             "page": page,
             "entries": [
-                (entry.post, entry.post.slug in read_slugs, entry.snippet)
-                for entry in page.object_list
+                (post, post.slug in read_slugs, snippets.get(post.slug, "")) for post in shown
             ],
             "categories": listing.categories(posts),
             "category": filters.category,
@@ -80,7 +82,11 @@ def post_detail(request, slug):
         recommended=context["recommended"],
         required_ms=context["required_ms"],
     )
-    return render_page(request, "blog/post_detail.html", context, key=key)
+    # Drafts never report reads; everyone else's page carries a ticket to report with.
+    ticket = "" if post.draft else tickets.for_request(request, slug=post.slug)
+    return render_page(
+        request, "blog/post_detail.html", context, key=key, per_request={"read_ticket": ticket}
+    )
 
 
 @require_POST
@@ -92,10 +98,30 @@ def mark_read(request, slug):
     reader = reader_from_request(request)
     if not reader.known:
         return JsonResponse(
-            {"error": "No reader: sign in, or allow the client_id cookie."}, status=400
+            {"error": "No reader: sign in, or allow the client_id cookie.", "reason": "no-reader"},
+            status=400,
         )
-    recorded = record_read(reader=reader, slug=post.slug)
-    return JsonResponse({"recorded": recorded}, status=201 if recorded else 200)
+    try:
+        tickets.check(
+            request.POST.get("ticket", ""),
+            slug=post.slug,
+            readers=tickets.readers_of(request, reader=reader),
+            required_ms=post.report_after_ms,
+        )
+    except tickets.TicketRefused as refused:
+        return JsonResponse(refused.as_json(), status=400)
+    if record_read(reader=reader, slug=post.slug):
+        return JsonResponse({"recorded": True}, status=201)
+    # A replayed ticket ends here too: a ticket lives less than READ_WINDOW (blog/tickets.py).
+    return JsonResponse(
+        {
+            "recorded": False,
+            "reason": "already-read",
+            "message": (
+                f"Already counted: one read per reader per post every {READ_WINDOW.days} days."
+            ),
+        }
+    )
 
 
 @require_safe

@@ -84,6 +84,10 @@ BLOG_READ_THRESHOLD = env.float("BLOG_READ_THRESHOLD", default=0.6)
 # Words per minute used for reading time; tests shorten reading time by raising it.
 BLOG_WORDS_PER_MINUTE = env.int("BLOG_WORDS_PER_MINUTE", default=230)
 BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
+# Seconds a post page's read ticket stays valid (blog/tickets.py): a page left open longer must
+# be reloaded to report a read. Must stay under the 7-day read window (blog.models.READ_WINDOW),
+# so that a replayed ticket never earns a second read.
+BLOG_READ_TICKET_MAX_AGE = env.int("BLOG_READ_TICKET_MAX_AGE", default=24 * 60 * 60)
 
 # Calls
 CALLS_MAX_BYTES = env.int("CALLS_MAX_BYTES", default=10 * 1024 * 1024)
@@ -235,6 +239,11 @@ if LITEFS_DIR:
         raise ImproperlyConfigured(
             "CACHE_DATABASE_URL must be outside LITEFS_DIR: every file in the mount is replicated."
         )
+if not 0 < BLOG_READ_TICKET_MAX_AGE < 7 * 24 * 60 * 60:
+    raise ImproperlyConfigured(
+        "BLOG_READ_TICKET_MAX_AGE must be more than 0 and less than the 7-day read window "
+        f"(604800 seconds), not {BLOG_READ_TICKET_MAX_AGE}."
+    )
 if LITEFS_TXID_WAIT_SECONDS < 0:
     raise ImproperlyConfigured("LITEFS_TXID_WAIT_SECONDS must be 0 or more seconds.")
 if LITEFS_EMULATION:

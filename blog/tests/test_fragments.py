@@ -3,14 +3,17 @@ import re
 import pytest
 from django.contrib.messages import constants, get_messages
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core import signing
 from django.test import RequestFactory
 
 from blog import fragments
 from blog.tests.conftest import BOTH_DATABASES
+from blog.tickets import SALT
 
 pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
 
 TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
+TICKET = re.compile(r'<meta name="read-ticket" content="([^"]+)">')
 
 
 @pytest.fixture
@@ -20,7 +23,8 @@ def post(posts_dir):
 
 
 def without_token(html: str) -> str:
-    return TOKEN.sub("", html)
+    """The page without what is punched in per request: the CSRF token and the read ticket."""
+    return TICKET.sub("", TOKEN.sub("", html))
 
 
 def test_anonymous_visitors_share_one_rendering_but_get_their_own_csrf_token(client, post):
@@ -31,6 +35,23 @@ def test_anonymous_visitors_share_one_rendering_but_get_their_own_csrf_token(cli
     assert TOKEN.search(first).group(1) != TOKEN.search(second).group(1)
     assert fragments.CSRF_HOLE not in second
     assert without_token(first) == without_token(second)
+
+
+def test_anonymous_visitors_share_one_rendering_but_get_their_own_read_ticket(client, post):
+    first = client.get(post)
+    client.cookies.clear()
+    second = client.get(post)
+    assert len(fragments.pages._entries) == 1
+    tickets = [
+        signing.Signer(salt=SALT).unsign_object(TICKET.search(response.content.decode()).group(1))
+        for response in (first, second)
+    ]
+    # Each names the client_id that its own response sets.
+    assert [ticket["reader"] for ticket in tickets] == [
+        f"client:{response.cookies['client_id'].value}" for response in (first, second)
+    ]
+    assert tickets[0]["reader"] != tickets[1]["reader"]
+    assert fragments.hole("read_ticket") not in second.content.decode()
 
 
 def test_a_remembered_page_is_the_page_a_fresh_render_gives(client, post, settings):

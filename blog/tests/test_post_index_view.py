@@ -2,6 +2,8 @@ import datetime as dt
 import re
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
@@ -165,3 +167,29 @@ def test_the_index_makes_a_bounded_number_of_queries(
 def test_search_finds_other_forms_of_a_word(client, posts):
     assert listed_slugs(client.get("/blog/?q=replicating")) == ["litefs-intro", "podcasting"]
     assert listed_slugs(client.get("/blog/?q=writes+logged")) == ["sqlite-wal"]
+
+
+def test_a_query_of_repeated_one_letter_prefixes_still_answers_with_results(client, posts):
+    response = client.get("/blog/", {"q": "a*" * 100})
+    assert response.status_code == 200
+    # "a" is matched as the word "a": posts with the word, not every post with a word in a-
+    # ("podcasting" has "and" but no "a").
+    assert sorted(listed_slugs(response)) == ["litefs-intro", "sqlite-wal"]
+    assert "<mark>A</mark> FUSE" in response.content.decode()
+
+
+def test_a_very_long_query_answers_from_its_first_words(client, posts):
+    response = client.get("/blog/", {"q": "replication " * 2_000})
+    assert response.status_code == 200
+    assert listed_slugs(response) == ["litefs-intro", "podcasting"]
+
+
+def test_snippets_are_made_only_for_the_results_on_the_page(client, posts, settings):
+    settings.BLOG_POSTS_PER_PAGE = 1
+    client.get("/blog/?q=replication")  # builds the search index
+    with CaptureQueriesContext(connections["cache"]) as queries:
+        html = client.get("/blog/?q=replication&page=2").content.decode()
+    assert "<mark>replication</mark>" in html
+    snippet_queries = [query["sql"] for query in queries if "snippet(" in query["sql"]]
+    assert len(snippet_queries) == 1
+    assert "'podcasting'" in snippet_queries[0] and "'litefs-intro'" not in snippet_queries[0]
