@@ -102,7 +102,7 @@ def writer_loop(base: str, stop: threading.Event, tally: Tally) -> None:
         html = body.decode()
         token = re.search(r'<meta name="csrf-token" content="([^"]+)">', html).group(1)
         fields = {}
-        ticket = re.search(r'data-read-ticket="([^"]+)"', html)
+        ticket = re.search(r'<meta name="read-ticket" content="([^"]+)">', html)
         if ticket:
             fields["ticket"] = ticket.group(1)
         data = urllib.parse.urlencode(fields).encode()

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from django.db import connections
 from django.test import Client
 
 from accounts.models import User
+from blog import tickets
 from blog.models import PostRead
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "cache"])
@@ -65,13 +67,26 @@ def reader(db) -> Client:
     user = User.objects.create(email="reader@example.com", first_name="Ada", team="RED")
     client = Client()
     client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.user = user
     return client
+
+
+def report_read(client):
+    """What the post page's script sends once the reader has read long enough."""
+    ticket = tickets.issue(
+        slug="hello-litesite",
+        reader=tickets.reader_name(user=client.user),
+        served_at=time.time() - 3600,
+    )
+    return client.post(
+        "/blog/hello-litesite/mark-read", {"ticket": ticket}, headers={"accept": "application/json"}
+    )
 
 
 def test_a_read_report_gets_json_503_with_retry_after_while_the_database_is_locked(
     reader, site_write_lock
 ):
-    response = reader.post("/blog/hello-litesite/mark-read", headers={"accept": "application/json"})
+    response = report_read(reader)
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
     assert "could not save yours" in response.json()["error"]
@@ -135,7 +150,7 @@ def full_disk(tmp_path, short_busy_timeout):
 def test_a_full_disk_answers_503_and_loses_nothing_already_stored(reader, full_disk):
     client = reader
     before = PostRead.objects.count()
-    response = client.post("/blog/hello-litesite/mark-read", headers={"accept": "application/json"})
+    response = report_read(client)
     assert response.status_code == 503
     assert "disk space" in response.json()["error"]
     page = client.post("/me", {"first_name": "Augusta"})
