@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from calls import audio
+from calls import audio, limits
 from calls.models import Call, Episode
 from calls.publishing import CannotPublish, publish_call
 
@@ -72,7 +72,7 @@ class CallAdmin(admin.ModelAdmin):
         for call in queryset.select_related("user"):
             try:
                 episode = publish_call(call=Call.objects.select_related("user").get(pk=call.pk))
-            except (CannotPublish, audio.AudioProcessingError) as error:
+            except (CannotPublish, limits.StorageLow, audio.AudioProcessingError) as error:
                 self.message_user(
                     request, f"“{call.title}” was not published: {error}", messages.ERROR
                 )

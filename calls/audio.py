@@ -1,19 +1,25 @@
 """Everything litesite asks of ffprobe and ffmpeg: what an upload really is, and episode assembly.
 
 The bytes a browser sends are described by ffprobe, never by the file name or the declared
-Content-Type. ffmpeg always works on files in a private temporary directory (several formats,
-MP4 among them, cannot be read from a pipe), with a timeout, and its stderr is kept so staff can
-see why a run failed.
+Content-Type, and their length is measured by decoding them: a container's header and its packet
+timestamps are both written by whoever made the file. ffmpeg always works on files in a private
+temporary directory (several formats, MP4 among them, cannot be read from a pipe), may open
+nothing but files (`-protocol_whitelist file`), runs with a timeout and, where it writes, a size
+limit; its stderr is kept so staff can see why a run failed.
 """
 
 import json
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from calls.models import clock
 
 # ffprobe's format_name -> the MIME type browsers and podcast apps expect for that container.
 MIME_TYPES = {
@@ -28,8 +34,19 @@ MIME_TYPES = {
 ACCEPTED_FORMATS = "WebM, Ogg, MP3, WAV, FLAC, M4A or AAC"
 
 PROBE_TIMEOUT_SECONDS = 30
-# A five-minute call and response take a few seconds per pass on one core; this is generous.
-ASSEMBLY_TIMEOUT_SECONDS = 300
+
+# ffmpeg and ffprobe may read and write local files only: no network, no other processes.
+FILES_ONLY = ["-protocol_whitelist", "file"]
+
+# Declared and measured lengths of an honest file differ by encoder delay and padding
+# (milliseconds); a forged header is off by far more.
+DURATION_TOLERANCE_SECONDS = 1.0
+DURATION_TOLERANCE_RATIO = 0.02
+
+# Decoded sound is counted as 8 kHz mono 16-bit PCM: 16,000 bytes per second, so measuring a
+# five-minute call writes under 5 MB of temporary file.
+MEASURE_SAMPLE_RATE = 8000
+MEASURE_BYTES_PER_SECOND = MEASURE_SAMPLE_RATE * 2
 
 TARGET_LUFS = -16.0
 # Aim below the -1 dBTP ceiling: MP3 encoding can lift true peaks by a few tenths of a dB.
@@ -67,6 +84,18 @@ class ProbedAudio:
     format_name: str
     mime_type: str
     duration_seconds: float
+    # True when measuring stopped early: the recording lasts *at least* duration_seconds.
+    at_least: bool = False
+
+
+@dataclass(frozen=True)
+class _Described:
+    """What ffprobe read from a file's headers, before anything is decoded."""
+
+    format_name: str
+    mime_type: str
+    # None when the container does not say, or when ffprobe only guessed from the bitrate.
+    declared_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +109,9 @@ class AssembledEpisode:
         return len(self.audio)
 
 
-def _run(args: list[str], *, timeout: float, what: str) -> subprocess.CompletedProcess:
+def _run(
+    args: list[str], *, timeout: float, what: str, timeout_message: str = ""
+) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(args, capture_output=True, timeout=timeout, check=False)
     except FileNotFoundError as error:
@@ -88,7 +119,15 @@ def _run(args: list[str], *, timeout: float, what: str) -> subprocess.CompletedP
             f"{what}: the program {args[0]!r} is not installed (see FFMPEG_BINARY/FFPROBE_BINARY)."
         ) from error
     except subprocess.TimeoutExpired as error:
-        raise AudioProcessingError(f"{what}: gave up after {timeout:g} seconds.") from error
+        # subprocess.run has killed the program; its temporary files go with their folder.
+        raise AudioProcessingError(
+            timeout_message or f"{what}: gave up after {timeout:g} seconds."
+        ) from error
+
+
+def duration_tolerance(seconds: float) -> float:
+    """How far a declared length may be from the measured one in an honest file."""
+    return max(DURATION_TOLERANCE_SECONDS, DURATION_TOLERANCE_RATIO * seconds)
 
 
 def _stderr_tail(result: subprocess.CompletedProcess, lines: int = 12) -> str:
@@ -97,7 +136,12 @@ def _stderr_tail(result: subprocess.CompletedProcess, lines: int = 12) -> str:
 
 
 def probe(data: bytes) -> ProbedAudio:
-    """Describe an uploaded recording, or raise NotAudio with a sentence saying why not."""
+    """Describe a recording, or raise NotAudio with a sentence saying why not.
+
+    The duration is the one the container declares (or, without one, where its last packet
+    ends): right for files we made or already trust. Uploads go through examine(), which
+    measures instead.
+    """
     if not data:
         raise NotAudio("The recording is empty.")
     with tempfile.TemporaryDirectory(prefix="litesite-probe-") as folder:
@@ -107,12 +151,75 @@ def probe(data: bytes) -> ProbedAudio:
         return _probe_file(path)
 
 
+def examine(data: bytes, *, max_seconds: float) -> ProbedAudio:
+    """Describe an uploaded recording and measure how long it really is, or raise NotAudio.
+
+    The length is counted from the decoded sound, which is what an episode is made of; neither
+    the container's declared duration nor its packet timestamps are believed (both are written
+    by whoever made the file). Decoding stops a little past `max_seconds`, so a long recording
+    costs no more than a short one; its duration_seconds is then what is known (`at_least`). A
+    recording whose declared length disagrees with the measured one is refused: it was forged
+    or damaged, and either way the header would mislead every player and the feed.
+    """
+    if not data:
+        raise NotAudio("The recording is empty.")
+    with tempfile.TemporaryDirectory(prefix="litesite-probe-") as folder:
+        path = Path(folder) / "upload"
+        path.write_bytes(data)
+        described = _describe(path)
+        stop_at = max_seconds + duration_tolerance(max_seconds) + 1
+        measured = _decoded_seconds(
+            path, format_name=described.format_name, stop_at=stop_at, scratch=Path(folder)
+        )
+    if measured <= 0:
+        raise NotAudio("The recording is empty: it contains no sound.")
+    complete = measured < stop_at
+    declared = described.declared_seconds
+    if declared is not None:
+        if complete:
+            disagree = abs(declared - measured) > duration_tolerance(max(declared, measured))
+        else:
+            disagree = declared < measured - duration_tolerance(measured)
+        if disagree:
+            held = clock(measured) if complete else f"more than {clock(measured)}"
+            raise NotAudio(
+                f"This file says it lasts {clock(declared)}, but it holds {held} of sound: "
+                "its header is wrong. Please send the original recording."
+            )
+    if complete:
+        seconds, at_least = measured, False
+    elif declared is not None:
+        seconds, at_least = declared, False  # agrees with every second decoded so far
+    else:
+        seconds, at_least = measured, True
+    return ProbedAudio(
+        format_name=described.format_name,
+        mime_type=described.mime_type,
+        duration_seconds=seconds,
+        at_least=at_least,
+    )
+
+
 def _probe_file(path: Path) -> ProbedAudio:
+    described = _describe(path)
+    duration = described.declared_seconds or _duration_from_packets(path)
+    if duration <= 0:
+        raise NotAudio("The recording is empty: it contains no sound.")
+    return ProbedAudio(
+        format_name=described.format_name,
+        mime_type=described.mime_type,
+        duration_seconds=duration,
+    )
+
+
+def _describe(path: Path) -> _Described:
     result = _run(
         [
             settings.FFPROBE_BINARY,
+            # Warnings too: that is where ffprobe admits a duration is only a guess.
             "-v",
-            "error",
+            "warning",
+            *FILES_ONLY,
             "-print_format",
             "json",
             "-show_format",
@@ -141,10 +248,54 @@ def _probe_file(path: Path) -> ProbedAudio:
     mime_type = MIME_TYPES.get(format_name)
     if mime_type is None:
         raise NotAudio(f"This audio format is not supported; please send {ACCEPTED_FORMATS}.")
-    duration = _duration(info) or _duration_from_packets(path)
-    if duration <= 0:
-        raise NotAudio("The recording is empty: it contains no sound.")
-    return ProbedAudio(format_name=format_name, mime_type=mime_type, duration_seconds=duration)
+    declared = _duration(info) or None
+    # An MP3 without a Xing/Info header has no length; ffprobe guesses one from the first
+    # frames' bitrate, which for variable bitrate is not a declaration to hold the file to.
+    if b"Estimating duration from bitrate" in result.stderr:
+        declared = None
+    return _Described(format_name=format_name, mime_type=mime_type, declared_seconds=declared)
+
+
+def _decoded_seconds(path: Path, *, format_name: str, stop_at: float, scratch: Path) -> float:
+    """Seconds of sound in the first audio stream, counted as decoded samples: a value at or
+    above `stop_at` means "at least that long" (ffmpeg stopped writing there, `-fs`)."""
+    decoded = scratch / "decoded.pcm"
+    limit = int(stop_at * MEASURE_BYTES_PER_SECOND)
+    result = _run(
+        [
+            settings.FFMPEG_BINARY,
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            *FILES_ONLY,
+            # Only the demuxer ffprobe recognised: the file cannot turn into a playlist now.
+            "-format_whitelist",
+            format_name,
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            str(MEASURE_SAMPLE_RATE),
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "s16le",
+            "-fs",
+            str(limit),
+            *FILES_ONLY,
+            "-y",
+            str(decoded),
+        ],
+        timeout=PROBE_TIMEOUT_SECONDS,
+        what="ffmpeg (measuring)",
+    )
+    if result.returncode != 0 or not decoded.exists():
+        raise NotAudio("This recording is damaged: its sound could not be decoded.")
+    return decoded.stat().st_size / MEASURE_BYTES_PER_SECOND
 
 
 # How ffmpeg describes each input as it opens it (libavformat's av_dump_format): a heading,
@@ -177,7 +328,7 @@ def durations(paths: list[Path], *, nice: int = 0) -> list[float | None]:
                 settings.FFMPEG_BINARY,
                 "-hide_banner",
                 "-nostdin",
-                *[arg for path in batch for arg in ("-i", str(path))],
+                *[arg for path in batch for arg in (*FILES_ONLY, "-i", str(path))],
             ],
             timeout=PROBE_TIMEOUT_SECONDS,
             what="ffmpeg",
@@ -232,6 +383,7 @@ def _duration_from_packets(path: Path) -> float:
             settings.FFPROBE_BINARY,
             "-v",
             "error",
+            *FILES_ONLY,
             "-select_streams",
             "a:0",
             "-show_entries",
@@ -256,14 +408,59 @@ def _duration_from_packets(path: Path) -> float:
 
 def _clip_input(configured_path: str, default_source: str, *, setting: str) -> list[str]:
     if not configured_path:
-        return ["-f", "lavfi", "-i", default_source]
+        return [*FILES_ONLY, "-f", "lavfi", "-i", default_source]
     if not Path(configured_path).is_file():
         raise AudioProcessingError(f"{setting} is {configured_path!r}, but there is no such file.")
-    return ["-i", configured_path]
+    return [*FILES_ONLY, "-i", configured_path]
+
+
+def _clip_seconds(configured_path: str) -> float:
+    """The length of an intro or outro: the site's own files, so their header is believed."""
+    if not configured_path or not Path(configured_path).is_file():
+        return DEFAULT_CLIP_SECONDS  # a missing file is reported by _clip_input, with its setting
+    try:
+        return _probe_file(Path(configured_path)).duration_seconds
+    except NotAudio:
+        return 0.0  # ffmpeg will say what is wrong with it
+
+
+# What publishing writes to temporary files per second of episode: the joined programme as
+# 32-bit float stereo at 44.1 kHz (352,800 bytes), then the 128 kbit/s MP3 (16,000 bytes).
+JOINED_BYTES_PER_SECOND = SAMPLE_RATE * 2 * 4
+MP3_BYTES_PER_SECOND = 128_000 // 8
+FILE_SLACK_BYTES = 256 * 1024  # headers, tags, the encoder's last frames
+
+
+@dataclass
+class _Budget:
+    """What publishing one episode may spend: wall-clock time for all its ffmpeg runs, and
+    temporary disk, from the length the episode should have."""
+
+    seconds: float
+    episode_seconds: float
+    started: float = field(default_factory=time.monotonic)
+
+    def timeout(self, what: str) -> dict:
+        """Keyword arguments for _run: the time left, and what to say when it runs out."""
+        left = self.started + self.seconds - time.monotonic()
+        message = (
+            f"Publishing gave up after {self.seconds:g} seconds (CALLS_PUBLISH_TIMEOUT_SECONDS) "
+            f"while {what}. Nothing was published."
+        )
+        if left <= 0:
+            raise AudioProcessingError(message)
+        return {"timeout": left, "timeout_message": message}
+
+    def file_limit(self, bytes_per_second: int) -> int:
+        return int(self.episode_seconds * bytes_per_second) + FILE_SLACK_BYTES
 
 
 def assemble_episode(
-    *, call_audio: bytes, response_audio: bytes, title: str = ""
+    *,
+    call_audio: bytes,
+    response_audio: bytes,
+    title: str = "",
+    parts_seconds: float | None = None,
 ) -> AssembledEpisode:
     """intro + call + response + outro as one loudness-normalised MP3.
 
@@ -272,17 +469,34 @@ def assemble_episode(
     applies one linear gain when that keeps the true peak under the ceiling, so the voices keep
     their dynamics, and otherwise hands the measurements to loudnorm. Raises
     AudioProcessingError with ffmpeg's own words when any step fails.
+
+    Bounded: all the ffmpeg runs together get CALLS_PUBLISH_TIMEOUT_SECONDS, and no temporary
+    file may grow past what an episode of the expected length needs. `parts_seconds` is the
+    stored length of call + response; without it, two recordings of the longest allowed length.
+    A call whose sound outlasts its stored length (a forged header that predates measuring)
+    stops at that limit with an AudioProcessingError, not after gigabytes of WAV.
     """
+    if parts_seconds is None:
+        parts_seconds = 2 * settings.CALLS_MAX_SECONDS
+    budget = _Budget(
+        seconds=settings.CALLS_PUBLISH_TIMEOUT_SECONDS,
+        episode_seconds=_clip_seconds(settings.CALLS_INTRO_PATH)
+        + parts_seconds
+        + 2 * duration_tolerance(parts_seconds)
+        + _clip_seconds(settings.CALLS_OUTRO_PATH),
+    )
     with tempfile.TemporaryDirectory(prefix="litesite-episode-") as folder:
         folder = Path(folder)
         call_path, response_path = folder / "call", folder / "response"
         call_path.write_bytes(call_audio)
         response_path.write_bytes(response_audio)
         joined = folder / "joined.wav"
-        _join(call_path=call_path, response_path=response_path, output=joined)
-        measured = _measure_loudness(joined)
+        _join(call_path=call_path, response_path=response_path, output=joined, budget=budget)
+        _check_within(joined, budget.file_limit(JOINED_BYTES_PER_SECOND), parts_seconds)
+        measured = _measure_loudness(joined, budget=budget)
         episode = folder / "episode.mp3"
-        _normalise_to_mp3(joined, measured=measured, output=episode, title=title)
+        _normalise_to_mp3(joined, measured=measured, output=episode, title=title, budget=budget)
+        _check_within(episode, budget.file_limit(MP3_BYTES_PER_SECOND), parts_seconds)
         audio = episode.read_bytes()
         try:
             duration = _probe_file(episode).duration_seconds
@@ -291,7 +505,18 @@ def assemble_episode(
     return AssembledEpisode(audio=audio, mime_type="audio/mpeg", duration_seconds=duration)
 
 
-def _join(*, call_path: Path, response_path: Path, output: Path) -> None:
+def _check_within(path: Path, limit: int, parts_seconds: float) -> None:
+    """ffmpeg stops writing at `-fs` and still succeeds: reaching the limit is the failure."""
+    if path.stat().st_size >= limit:
+        raise AudioProcessingError(
+            "The call and the response hold more sound than their stored lengths say "
+            f"({clock(parts_seconds)} together), so publishing stopped after "
+            f"{filesizeformat(limit)} of temporary files. Nothing was published: ask the caller "
+            "to send the recording again (uploads are measured now), or discard the call."
+        )
+
+
+def _join(*, call_path: Path, response_path: Path, output: Path, budget: _Budget) -> None:
     common = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
     trim = "silenceremove=start_periods=1:start_duration=0.05:start_threshold=-50dB"
     graph = ";".join(
@@ -303,14 +528,20 @@ def _join(*, call_path: Path, response_path: Path, output: Path) -> None:
             "[intro][call][response][outro]concat=n=4:v=0:a=1[out]",
         ]
     )
+    # Stored recordings were accepted in one of these containers; nothing else may open them.
+    recording_formats = ["-format_whitelist", ",".join(MIME_TYPES)]
     args = [
         settings.FFMPEG_BINARY,
         "-hide_banner",
         "-nostdin",
         "-y",
         *_clip_input(settings.CALLS_INTRO_PATH, DEFAULT_INTRO, setting="CALLS_INTRO_PATH"),
+        *FILES_ONLY,
+        *recording_formats,
         "-i",
         str(call_path),
+        *FILES_ONLY,
+        *recording_formats,
         "-i",
         str(response_path),
         *_clip_input(settings.CALLS_OUTRO_PATH, DEFAULT_OUTRO, setting="CALLS_OUTRO_PATH"),
@@ -320,9 +551,13 @@ def _join(*, call_path: Path, response_path: Path, output: Path) -> None:
         "[out]",
         "-c:a",
         "pcm_f32le",
+        "-fs",
+        str(budget.file_limit(JOINED_BYTES_PER_SECOND)),
+        *FILES_ONLY,
         str(output),
     ]
-    result = _run(args, timeout=ASSEMBLY_TIMEOUT_SECONDS, what="ffmpeg (joining the parts)")
+    what = "ffmpeg was joining the parts"
+    result = _run(args, what="ffmpeg (joining the parts)", **budget.timeout(what))
     if result.returncode != 0:
         raise AudioProcessingError(f"ffmpeg could not join the parts:\n{_stderr_tail(result)}")
 
@@ -337,7 +572,7 @@ class Loudness:
     true_peak: float  # dBTP
 
 
-def _measure_loudness(path: Path) -> Loudness | None:
+def _measure_loudness(path: Path, *, budget: _Budget | None = None) -> Loudness | None:
     """The first pass, by ffmpeg's ebur128 meter: the same measurement loudnorm's own first pass
     makes, at a fraction of its cost (loudnorm works at 192 kHz). None for pure silence."""
     args = [
@@ -345,6 +580,7 @@ def _measure_loudness(path: Path) -> Loudness | None:
         "-hide_banner",
         "-nostdin",
         "-nostats",
+        *FILES_ONLY,
         "-i",
         str(path),
         "-af",
@@ -353,7 +589,9 @@ def _measure_loudness(path: Path) -> Loudness | None:
         "null",
         "-",
     ]
-    result = _run(args, timeout=ASSEMBLY_TIMEOUT_SECONDS, what="ffmpeg (measuring loudness)")
+    what = "ffmpeg was measuring the loudness"
+    limits = budget.timeout(what) if budget else {"timeout": PROBE_TIMEOUT_SECONDS}
+    result = _run(args, what="ffmpeg (measuring loudness)", **limits)
     text = result.stderr.decode("utf-8", "replace")
     if result.returncode != 0 or "Summary:" not in text:
         raise AudioProcessingError(f"ffmpeg could not measure loudness:\n{_stderr_tail(result)}")
@@ -390,12 +628,15 @@ def _gain_filter(measured: Loudness | None) -> str:
     return "loudnorm=" + ":".join(f"{key}={value}" for key, value in options.items())
 
 
-def _normalise_to_mp3(path: Path, *, measured: Loudness | None, output: Path, title: str) -> None:
+def _normalise_to_mp3(
+    path: Path, *, measured: Loudness | None, output: Path, title: str, budget: _Budget
+) -> None:
     args = [
         settings.FFMPEG_BINARY,
         "-hide_banner",
         "-nostdin",
         "-y",
+        *FILES_ONLY,
         "-i",
         str(path),
         "-af",
@@ -412,8 +653,12 @@ def _normalise_to_mp3(path: Path, *, measured: Loudness | None, output: Path, ti
         f"title={title}",
         "-metadata",
         f"artist={settings.PODCAST_AUTHOR}",
+        "-fs",
+        str(budget.file_limit(MP3_BYTES_PER_SECOND)),
+        *FILES_ONLY,
         str(output),
     ]
-    result = _run(args, timeout=ASSEMBLY_TIMEOUT_SECONDS, what="ffmpeg (normalising, encoding)")
+    what = "ffmpeg was encoding the MP3"
+    result = _run(args, what="ffmpeg (normalising, encoding)", **budget.timeout(what))
     if result.returncode != 0:
         raise AudioProcessingError(f"ffmpeg could not encode the episode:\n{_stderr_tail(result)}")

@@ -5,10 +5,12 @@ from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
+from django.forms.utils import ErrorDict
 from django.template.defaultfilters import filesizeformat
 
-from calls import audio
+from calls import audio, limits
 from calls.models import Call, clock, split_keywords
+from calls.text import PlainText
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ class Recording:
 
 
 class RecordingField(forms.FileField):
-    """A recording checked by its bytes: size, then ffprobe's verdict, then duration."""
+    """A recording checked by its bytes: size, then ffprobe's verdict, then its measured length."""
 
     default_error_messages = {
         "required": "Record your call, or choose an audio file to upload.",
@@ -45,7 +47,7 @@ class RecordingField(forms.FileField):
         if not content:
             raise forms.ValidationError(self.error_messages["empty"], code="empty")
         try:
-            probed = audio.probe(content)
+            probed = audio.examine(content, max_seconds=settings.CALLS_MAX_SECONDS)
         except audio.NotAudio as error:
             raise forms.ValidationError(str(error), code="not_audio") from error
         except audio.AudioProcessingError as error:
@@ -53,12 +55,13 @@ class RecordingField(forms.FileField):
             raise forms.ValidationError(
                 self.error_messages["unchecked"], code="unchecked"
             ) from error
-        if probed.duration_seconds > settings.CALLS_MAX_SECONDS:
+        if probed.at_least or probed.duration_seconds > settings.CALLS_MAX_SECONDS:
+            duration = clock(probed.duration_seconds)
             raise forms.ValidationError(
                 self.error_messages["too_long"],
                 code="too_long",
                 params={
-                    "duration": clock(probed.duration_seconds),
+                    "duration": f"more than {duration}" if probed.at_least else duration,
                     "limit": clock(settings.CALLS_MAX_SECONDS),
                 },
             )
@@ -73,10 +76,12 @@ class RecordingForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "audio/*"}),
     )
 
-    def __init__(self, *args, oversized=(), body_too_large=False, **kwargs):
+    def __init__(self, *args, oversized=(), body_too_large=False, refusal=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.oversized = set(oversized)
         self.body_too_large = body_too_large
+        # A limits.LimitReached known before the form is cleaned: nothing can be accepted now.
+        self.refusal = refusal
         limit = filesizeformat(settings.CALLS_MAX_BYTES)
         self.fields["audio"].help_text = (
             f"WebM, Ogg, MP3, WAV, FLAC or M4A; at most {clock(settings.CALLS_MAX_SECONDS)} "
@@ -95,6 +100,19 @@ class RecordingForm(forms.Form):
     @property
     def max_duration(self) -> str:
         return clock(settings.CALLS_MAX_SECONDS)
+
+    def full_clean(self):
+        if self.refusal is None:
+            return super().full_clean()
+        # Say why at once, keeping what was typed, without running ffprobe on the recording.
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+        self.add_error(None, self.refusal.as_validation_error())
+
+    def refuse(self, refusal) -> None:
+        """A limit reached while saving (another upload got there first): shown like the rest."""
+        self.refusal = refusal
+        self.add_error(None, refusal.as_validation_error())
 
     def clean(self):
         cleaned = super().clean()
@@ -123,18 +141,21 @@ class CallForm(RecordingForm):
     title = forms.CharField(
         min_length=5,
         max_length=80,
+        validators=[PlainText()],
         help_text="5 to 80 characters.",
         widget=forms.TextInput(attrs={"placeholder": "Why is SQLite enough?"}),
     )
     description = forms.CharField(
         min_length=20,
         max_length=1000,
+        validators=[PlainText(multiline=True)],
         help_text="20 to 1,000 characters: what you ask, and anything we should know.",
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     keywords = forms.CharField(
         min_length=2,
         max_length=100,
+        validators=[PlainText()],
         help_text="Comma-separated, 2 to 100 characters, e.g. sqlite, replication.",
     )
     field_order = ["title", "description", "keywords", "audio"]
@@ -156,15 +177,13 @@ class CallForm(RecordingForm):
         return keywords
 
     def save(self, *, user) -> Call:
-        recording = self.cleaned_data["audio"]
-        return Call.objects.create(
+        """Store the call; raises limits.LimitReached if a limit no longer allows it."""
+        return limits.store_call(
             user=user,
             title=self.cleaned_data["title"],
             description=self.cleaned_data["description"],
             keywords=self.cleaned_data["keywords"],
-            audio=recording.data,
-            audio_mime_type=recording.mime_type,
-            duration_seconds=recording.duration_seconds,
+            recording=self.cleaned_data["audio"],
         )
 
 
@@ -172,16 +191,5 @@ class ResponseForm(RecordingForm):
     """Staff's answer to a call, kept on the call until it is published."""
 
     def save(self, *, call: Call) -> Call:
-        recording = self.cleaned_data["audio"]
-        call.response_audio = recording.data
-        call.response_mime_type = recording.mime_type
-        call.response_duration_seconds = recording.duration_seconds
-        call.save(
-            update_fields=[
-                "response_audio",
-                "response_mime_type",
-                "response_duration_seconds",
-                "updated_at",
-            ]
-        )
-        return call
+        """Keep the response on the call; raises limits.StorageLow if the disk is short."""
+        return limits.store_response(call=call, recording=self.cleaned_data["audio"])

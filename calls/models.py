@@ -6,7 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Length, Substr
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.text import slugify
+
+from calls.text import PlainText
 
 
 def new_uuid() -> str:
@@ -50,6 +53,11 @@ class CallQuerySet(RecordingQuerySet):
         """A reader's own calls: nobody else's are ever visible to them."""
         return self.filter(user=user)
 
+    def waiting_count(self, user) -> int:
+        """How many of `user`'s calls wait for an answer: every stored call does (a published
+        call becomes an episode and is deleted)."""
+        return self.owned_by(user).count()
+
     def pending(self):
         """Calls waiting for staff, oldest first so nobody waits forever."""
         return self.select_related("user").order_by("created_at")
@@ -65,9 +73,9 @@ class Call(models.Model):
     id = models.CharField(primary_key=True, max_length=36, default=new_uuid, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    title = models.CharField(max_length=80)
-    description = models.TextField(max_length=1000)
-    keywords = models.CharField(max_length=100)
+    title = models.CharField(max_length=80, validators=[PlainText()])
+    description = models.TextField(max_length=1000, validators=[PlainText(multiline=True)])
+    keywords = models.CharField(max_length=100, validators=[PlainText()])
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calls"
     )
@@ -109,6 +117,49 @@ class Call(models.Model):
         return split_keywords(self.keywords)
 
 
+class CallUploadQuerySet(models.QuerySet):
+    def by(self, user):
+        return self.filter(user=user)
+
+    def since(self, moment):
+        return self.filter(created_at__gte=moment)
+
+    def before(self, moment):
+        return self.filter(created_at__lt=moment)
+
+    def total_bytes(self) -> int:
+        return self.aggregate(total=models.Sum("size_bytes"))["total"] or 0
+
+
+class CallUpload(models.Model):
+    """One recording a reader sent as a call, kept for a day to count against their upload budget.
+
+    Separate from the call itself so that deleting a call (or having it published) does not give
+    its bytes back: every upload was written to the database and shipped to every replica.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="call_uploads",
+        db_index=False,  # (user, created_at) below serves lookups by user
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    size_bytes = models.PositiveIntegerField()
+
+    objects = CallUploadQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "created_at"]),
+            # Rows older than the budget's window are deleted across all readers.
+            models.Index(fields=["created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.size_bytes} bytes from {self.user_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class EpisodeQuerySet(RecordingQuerySet):
     def without_audio(self):
         return self.defer("audio")
@@ -121,9 +172,9 @@ class Episode(models.Model):
     """A published call: intro + call + staff response + outro, as one MP3."""
 
     number = models.PositiveIntegerField(unique=True)
-    title = models.CharField(max_length=80)
-    description = models.TextField(max_length=1000)
-    keywords = models.CharField(max_length=100)
+    title = models.CharField(max_length=80, validators=[PlainText()])
+    description = models.TextField(max_length=1000, validators=[PlainText(multiline=True)])
+    keywords = models.CharField(max_length=100, validators=[PlainText()])
     published_at = models.DateTimeField()
     audio = models.BinaryField()
     audio_mime_type = models.CharField(max_length=100, default="audio/mpeg")

@@ -90,6 +90,20 @@ def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+def uploaded_bytes(request) -> int:
+    """The size of the recording received, before anything has looked inside it."""
+    upload = request.FILES.get("audio")
+    return upload.size if upload is not None else 0
+
+
+def refusal_status(form, *, default: int) -> int:
+    """429 or 507 when a limit refused the recording, else `default`."""
+    return form.refusal.status if form.refusal is not None else default
+
+
 def form_errors_response(form, *, status: int = 400) -> JsonResponse:
     """The errors the recorder script shows next to each field, in Django's own JSON shape."""
-    return JsonResponse({"errors": form.errors.get_json_data()}, status=status)
+    response = JsonResponse({"errors": form.errors.get_json_data()}, status=status)
+    if form.refusal is not None and form.refusal.retry_after:
+        response["Retry-After"] = str(form.refusal.retry_after)
+    return response

@@ -94,10 +94,30 @@ CALLS_MAX_BYTES = env.int("CALLS_MAX_BYTES", default=10 * 1024 * 1024)
 CALLS_MAX_SECONDS = env.int("CALLS_MAX_SECONDS", default=5 * 60)
 CALLS_INTRO_PATH = env.str("CALLS_INTRO_PATH", default="")  # empty: a generated default
 CALLS_OUTRO_PATH = env.str("CALLS_OUTRO_PATH", default="")
+# Per reader: calls waiting for an answer at once, and bytes of recordings sent in any 24 hours
+# (deleted and published calls still count). 30 MB is three calls at the size limit.
+CALLS_MAX_WAITING_PER_READER = env.int("CALLS_MAX_WAITING_PER_READER", default=3)
+CALLS_DAILY_BYTES_PER_READER = env.int("CALLS_DAILY_BYTES_PER_READER", default=30 * 1024 * 1024)
+# New recordings are refused while they would leave less than this free on the volume that holds
+# the site database: sessions and post reads must always find room.
+CALLS_MIN_FREE_DISK_BYTES = env.int("CALLS_MIN_FREE_DISK_BYTES", default=200 * 1024 * 1024)
+# All the ffmpeg work of publishing one episode; a 5 + 5 minute episode takes ~17 s on 2 cores.
+CALLS_PUBLISH_TIMEOUT_SECONDS = env.int("CALLS_PUBLISH_TIMEOUT_SECONDS", default=120)
 FFMPEG_BINARY = env.str("FFMPEG_BINARY", default="ffmpeg")
 FFPROBE_BINARY = env.str("FFPROBE_BINARY", default="ffprobe")
 PODCAST_AUTHOR = env.str("PODCAST_AUTHOR", default="litesite")
 PODCAST_CATEGORY = env.str("PODCAST_CATEGORY", default="Technology")
+for _name in (
+    "CALLS_MAX_BYTES",
+    "CALLS_MAX_SECONDS",
+    "CALLS_MAX_WAITING_PER_READER",
+    "CALLS_DAILY_BYTES_PER_READER",
+    "CALLS_MIN_FREE_DISK_BYTES",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 or more, not {globals()[_name]}.")
+if CALLS_PUBLISH_TIMEOUT_SECONDS < 1:
+    raise ImproperlyConfigured("CALLS_PUBLISH_TIMEOUT_SECONDS must be 1 or more seconds.")
 
 # Migration from the old Postgres site.
 POSTGRES_DATABASE_URL = env.str("POSTGRES_DATABASE_URL", default="")

@@ -1,7 +1,9 @@
 """Fixtures for the calls tests: real audio made by ffmpeg, readers and staff, signed-in clients."""
 
 import json
+import os
 import re
+import struct
 import subprocess
 from pathlib import Path
 
@@ -49,6 +51,51 @@ def make_audio(tmp_path_factory):
         return path.read_bytes()
 
     return make
+
+
+def rewrite_webm_duration(data: bytes, *, seconds: float) -> bytes:
+    """The same WebM with its Segment Info Duration element (ID 0x4489, an 8-byte float in
+    milliseconds at the default TimecodeScale) saying `seconds`: the forgery from issue 14."""
+    start = data.index(b"\x44\x89\x88")  # ID, then the size byte: 8 bytes follow
+    value = start + 3
+    return data[:value] + struct.pack(">d", seconds * 1000) + data[value + 8 :]
+
+
+def squeeze_timestamps(data: bytes, tmp_path: Path, *, factor: float) -> bytes:
+    """The same packets remuxed with every timestamp multiplied by `factor`: header and packet
+    times agree with each other, and both lie about how much sound there is."""
+    source, squeezed = tmp_path / "source.webm", tmp_path / "squeezed.webm"
+    source.write_bytes(data)
+    run_ffmpeg("-v", "error", "-y", "-itsscale", str(factor), "-i", str(source), "-c", "copy",
+               str(squeezed))  # fmt: skip
+    return squeezed.read_bytes()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """small_tmpfs(megabytes) -> Path: a real, small file system (tmpfs), unmounted afterwards.
+
+    Needs root (as on the CI machines and in the container); skipped elsewhere.
+    """
+    mounted = []
+
+    def mount(megabytes: int) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        folder = tmp_path / f"tmpfs-{len(mounted)}"
+        folder.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+            capture_output=True,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
 
 
 def make_picture(path: Path) -> bytes:

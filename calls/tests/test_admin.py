@@ -65,3 +65,15 @@ def test_editing_a_call_in_the_admin_keeps_its_recording(staff_client, reader, m
     assert call.title == "Typo fixed"
     assert bytes(call.audio) == audio
     assert bytes(call.response_audio) == response_audio
+
+
+def test_the_admin_refuses_a_line_break_in_a_call_title(staff_client, reader, make_call):
+    call = make_call(reader, title="Typo in the titel")
+    response = staff_client.post(
+        f"/admin/calls/call/{call.pk}/change/",
+        {"title": "Hi\nBcc: x@example.com", "description": call.description, "keywords": "k"},
+    )
+    assert response.status_code == 200
+    assert "Keep this to one line: remove the line break." in response.content.decode()
+    call.refresh_from_db()
+    assert call.title == "Typo in the titel"

@@ -1,11 +1,19 @@
 """calls.audio on real ffprobe/ffmpeg: what uploads are, and how episodes are assembled."""
 
 import subprocess
+import tempfile
 
 import pytest
 
 from calls import audio
-from calls.tests.conftest import ffprobe_duration, make_picture, measure_loudness, run_ffmpeg
+from calls.tests.conftest import (
+    ffprobe_duration,
+    make_picture,
+    measure_loudness,
+    rewrite_webm_duration,
+    run_ffmpeg,
+    squeeze_timestamps,
+)
 
 
 @pytest.mark.parametrize(
@@ -228,3 +236,140 @@ def test_silence_is_left_as_it_is(tmp_path):
     )
     assert audio._measure_loudness(silence) is None
     assert audio._gain_filter(None) == "anull"
+
+
+# --- Measuring uploads: the length is counted from the decoded sound -------------------------
+
+
+@pytest.mark.parametrize("kind", ["wav", "mp3", "ogg", "webm", "m4a"])
+def test_examine_measures_every_format_by_decoding_it(make_audio, kind):
+    examined = audio.examine(make_audio(1.5, kind=kind), max_seconds=300)
+    assert examined.duration_seconds == pytest.approx(1.5, abs=0.1)
+    assert examined.at_least is False
+
+
+def test_examine_measures_webm_written_without_a_duration(make_audio):
+    streamed = subprocess.run(  # MediaRecorder's WebM: no duration in the container
+        ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "libopus", "-f", "webm", "-"],
+        input=make_audio(2.0),
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert audio.examine(streamed, max_seconds=300).duration_seconds == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_webm_whose_duration_element_says_5_seconds_is_refused(make_audio):
+    forged = rewrite_webm_duration(make_audio(60.0, kind="webm"), seconds=5)
+    assert audio.probe(forged).duration_seconds == pytest.approx(5.0)  # what the header claims
+    with pytest.raises(audio.NotAudio, match=r"says it lasts 0:05, but it holds 1:00 of sound"):
+        audio.examine(forged, max_seconds=300)
+
+
+def test_a_webm_whose_packet_timestamps_were_squeezed_is_refused(make_audio, tmp_path):
+    # Header and timestamps agree on 5 s; only decoding finds the minute of sound.
+    forged = squeeze_timestamps(make_audio(60.0, kind="webm"), tmp_path, factor=1 / 12)
+    assert audio.probe(forged).duration_seconds == pytest.approx(5.0, abs=0.1)
+    with pytest.raises(audio.NotAudio, match=r"says it lasts 0:05, but it holds 1:00 of sound"):
+        audio.examine(forged, max_seconds=300)
+
+
+def test_decoding_stops_a_little_past_the_limit(make_audio):
+    streamed = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "libopus", "-f", "webm", "-"],
+        input=make_audio(30.0),
+        capture_output=True,
+        check=True,
+    ).stdout
+    examined = audio.examine(streamed, max_seconds=5)
+    # 5 s + 1 s tolerance + 1 s: enough to know it is too long, no more.
+    assert examined.at_least is True
+    assert examined.duration_seconds == pytest.approx(7.0, abs=0.05)
+
+
+def test_a_long_recording_with_an_honest_header_is_reported_by_its_length(make_audio):
+    examined = audio.examine(make_audio(30.0, kind="ogg"), max_seconds=5)
+    assert examined.at_least is False
+    assert examined.duration_seconds == pytest.approx(30.0, abs=0.1)
+
+
+def test_an_mp3_whose_length_ffprobe_only_guesses_is_measured_not_refused(tmp_path):
+    # Variable bitrate without a Xing header: ffprobe guesses the length from the first frames'
+    # bitrate (near-silent, so tiny) and is far off. A guess is no declaration to refuse it by.
+    path = tmp_path / "vbr.mp3"
+    silence_then_noise = (
+        "anullsrc=r=44100:cl=mono,atrim=duration=8[s];anoisesrc=d=12:a=0.5[n];"
+        "[s][n]concat=n=2:v=0:a=1"
+    )
+    run_ffmpeg("-v", "error", "-filter_complex", silence_then_noise, "-c:a", "libmp3lame",
+               "-q:a", "0", "-write_xing", "0", str(path))  # fmt: skip
+    assert ffprobe_duration(path.read_bytes(), tmp_path) > 40  # the guess really is wrong
+    examined = audio.examine(path.read_bytes(), max_seconds=300)
+    assert examined.duration_seconds == pytest.approx(20.0, abs=0.1)
+
+
+def test_every_ffmpeg_and_ffprobe_run_may_open_local_files_only(
+    make_audio, tmp_path, monkeypatch, settings
+):
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    runs = []
+    run = audio._run
+    monkeypatch.setattr(audio, "_run", lambda args, **kw: runs.append(args) or run(args, **kw))
+    recording = make_audio(1.0, kind="ogg")
+    path = tmp_path / "call.ogg"
+    path.write_bytes(recording)
+
+    audio.examine(recording, max_seconds=300)
+    audio.probe(make_audio(1.0, kind="webm"))
+    audio.durations([path, path])
+    audio.assemble_episode(call_audio=recording, response_audio=make_audio(1.0, kind="mp3"))
+
+    assert len(runs) >= 7
+    for args in runs:
+        inputs = [i for i, arg in enumerate(args) if arg == "-i"] or [len(args) - 1]
+        previous = 0
+        for position in inputs:
+            options = args[previous:position]
+            assert any(
+                options[i : i + 2] == ["-protocol_whitelist", "file"] for i in range(len(options))
+            ), args
+            previous = position + 1
+
+
+# --- Publishing is bounded in time and temporary disk ---------------------------------------
+
+
+def test_publishing_work_stops_at_its_time_limit_and_leaves_no_files(
+    make_audio, tmp_path, monkeypatch, settings
+):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    # Two minutes of sound cannot be decoded, filtered and written in a hundredth of a second.
+    settings.CALLS_PUBLISH_TIMEOUT_SECONDS = 0.01
+    with pytest.raises(audio.AudioProcessingError) as raised:
+        audio.assemble_episode(
+            call_audio=make_audio(60.0, kind="webm"), response_audio=make_audio(60.0, kind="ogg")
+        )
+    assert str(raised.value).startswith(
+        "Publishing gave up after 0.01 seconds (CALLS_PUBLISH_TIMEOUT_SECONDS) while ffmpeg"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_call_with_more_sound_than_its_stored_length_stops_at_a_temporary_disk_limit(
+    make_audio, small_tmpfs, monkeypatch, settings
+):
+    """A call stored before uploads were measured: a minute of sound, 0:05 on record. Its
+    joined WAV alone would take 21 MB; publishing works in 8 MB and stops at its own limit."""
+    scratch = small_tmpfs(8)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    settings.CALLS_INTRO_PATH = settings.CALLS_OUTRO_PATH = ""
+    with pytest.raises(audio.AudioProcessingError) as raised:
+        audio.assemble_episode(
+            call_audio=rewrite_webm_duration(make_audio(60.0, kind="webm"), seconds=5),
+            response_audio=make_audio(1.0, kind="mp3"),
+            parts_seconds=6.0,
+        )
+    message = str(raised.value)
+    assert "hold more sound than their stored lengths say (0:06 together)" in message
+    assert "No space left" not in message
+    assert list(scratch.iterdir()) == []

@@ -5,7 +5,12 @@ from django.core import mail
 
 from calls import audio
 from calls.models import Call, Episode
-from calls.publishing import CannotPublish, publish_call
+from calls.publishing import (
+    CallerNotEmailed,
+    CannotPublish,
+    episode_email_subject,
+    publish_call,
+)
 from calls.tests.conftest import ffprobe_duration
 
 pytestmark = pytest.mark.django_db
@@ -58,8 +63,9 @@ def test_the_email_links_to_the_episode(reader, make_call, settings):
 def test_if_the_email_fails_nothing_is_published(reader, make_call, settings):
     settings.EMAIL_BACKEND = "calls.tests.test_publishing.FailingEmailBackend"
     call = make_call(reader, response_seconds=1.0)
-    with pytest.raises(ConnectionRefusedError):
+    with pytest.raises(CallerNotEmailed) as raised:
         publish_call(call=call)
+    assert isinstance(raised.value.__cause__, ConnectionRefusedError)
     assert Call.objects.filter(pk=call.pk).exists()
     assert not Episode.objects.exists()
 
@@ -82,6 +88,62 @@ def test_a_failed_ffmpeg_run_changes_nothing(reader, make_call, settings):
         publish_call(call=call)
     assert Call.objects.filter(pk=call.pk).exists()
     assert not Episode.objects.exists()
+
+
+def test_the_email_subject_is_one_line_whatever_the_title_holds():
+    subject = episode_email_subject(Episode(number=3, title="Hi\r\nBcc: x@example.com\x0b!"))
+    assert subject == "Your call is on the air: episode 3, “Hi Bcc: x@example.com !”"
+
+
+def test_a_title_with_a_line_break_is_refused_before_ffmpeg_runs(reader, make_call, settings):
+    call = make_call(reader, response_seconds=1.0)
+    Call.objects.filter(pk=call.pk).update(title="Hi\nBcc: x@example.com")
+    call.refresh_from_db()
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"  # ffmpeg running first would raise otherwise
+    with pytest.raises(CannotPublish, match=r"title: Keep this to one line"):
+        publish_call(call=call)
+    assert mail.outbox == []
+
+
+def test_an_address_no_mail_server_would_take_is_refused_before_ffmpeg_runs(
+    reader, make_call, settings
+):
+    type(reader).objects.filter(pk=reader.pk).update(email="ada@example.com\nBcc: x@example.com")
+    call = Call.objects.select_related("user").get(pk=make_call(reader, response_seconds=1.0).pk)
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"
+    with pytest.raises(CannotPublish, match="The email to the caller cannot be sent"):
+        publish_call(call=call)
+
+
+def test_any_exception_from_the_mail_backend_is_reported_and_publishes_nothing(
+    reader, make_call, settings
+):
+    settings.EMAIL_BACKEND = "calls.tests.test_publishing.BrokenEmailBackend"
+    call = make_call(reader, response_seconds=1.0)
+    with pytest.raises(CallerNotEmailed, match="the caller could not be emailed"):
+        publish_call(call=call)
+    assert Call.objects.filter(pk=call.pk).exists()
+    assert not Episode.objects.exists()
+
+
+def test_a_caller_name_with_control_characters_does_not_break_the_feed(reader, make_call, client):
+    type(reader).objects.filter(pk=reader.pk).update(first_name="Ada\x0b")
+    call = Call.objects.select_related("user").get(pk=make_call(reader, response_seconds=1.0).pk)
+    episode = publish_call(call=call)
+    assert episode.caller_name == "Ada"
+    feed = client.get("/calls/rss.xml")
+    assert feed.status_code == 200
+    assert b"Ada" in feed.content
+
+
+class BrokenEmailBackend:
+    """A mail backend failing in its own way, neither SMTP nor the network."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise RuntimeError("mail provider answered 500: upstream unavailable")
 
 
 class FailingEmailBackend:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from calls.models import Call, Episode
+from calls.models import Call, CallUpload, Episode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -187,3 +187,27 @@ def test_recording_stops_by_itself_at_the_time_limit(page, live_server, reader, 
     expect(page.locator("[data-playback]")).to_be_visible()
     expect(page.locator("[data-status]")).to_contain_text("0:02 limit, so recording stopped")
     expect(page.get_by_role("button", name="Stop")).to_be_disabled()
+
+
+def test_the_recorder_shows_why_a_limit_refused_the_recording(
+    page, live_server, reader, make_audio, tmp_path, settings
+):
+    settings.CALLS_DAILY_BYTES_PER_READER = 200 * 1024
+    CallUpload.objects.create(user=reader, size_bytes=150 * 1024)  # sent earlier today
+    sign_in(page, live_server, reader)
+    page.goto("/calls/record/")
+    expect(page.locator("[data-limits]")).to_contain_text("50.0 KB left for now")
+    page.get_by_label("Title").fill("Over today's budget")
+    page.get_by_label("Description").fill("A recording larger than what is left for today.")
+    page.get_by_label("Keywords").fill("limits")
+    audio_file = tmp_path / "question.wav"
+    audio_file.write_bytes(make_audio(1.0))  # 94 KB
+    page.get_by_label("Or upload an audio file").set_input_files(str(audio_file))
+    with page.expect_response(re.compile(r"/calls/record/$")) as answered:
+        page.get_by_role("button", name="Send my call").click()
+    assert answered.value.status == 429
+    errors = page.locator('[data-errors-for="__all__"]')
+    expect(errors).to_contain_text("A reader may send 200.0 KB of recordings in 24 hours")
+    expect(errors).to_contain_text("You can send this one (93.8 KB) after")
+    expect(page.get_by_label("Title")).to_have_value("Over today's budget")
+    assert not Call.objects.exists()

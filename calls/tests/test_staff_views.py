@@ -4,6 +4,7 @@ import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from calls import limits
 from calls.models import Call, Episode
 
 pytestmark = pytest.mark.django_db
@@ -151,5 +152,88 @@ def test_an_email_that_cannot_be_sent_is_shown_to_staff_and_nothing_is_published
     response = staff_client.post(f"/calls/admin/{call.pk}/publish")
     assert response.status_code == 502
     assert "the caller could not be emailed" in response.content.decode()
+    assert Call.objects.filter(pk=call.pk).exists()
+    assert not Episode.objects.exists()
+
+
+def fill_the_disk_on_paper(settings):
+    """A floor above all the free space there is: every recording would go under it."""
+    settings.CALLS_MIN_FREE_DISK_BYTES = limits.free_disk_bytes() + 10 * 1024**3
+
+
+def test_a_response_is_refused_with_507_while_the_disk_is_under_the_floor(
+    staff_client, reader, make_call, make_audio, settings
+):
+    call = make_call(reader)
+    fill_the_disk_on_paper(settings)
+    response = staff_client.post(
+        f"/calls/admin/{call.pk}/response",
+        {"audio": SimpleUploadedFile("answer.mp3", make_audio(1.0, kind="mp3"), "audio/mpeg")},
+    )
+    assert response.status_code == 507
+    assert "short of storage space" in response.content.decode()
+    call.refresh_from_db()
+    assert not call.has_response
+
+
+def test_publishing_is_refused_with_507_before_ffmpeg_runs_while_the_disk_is_short(
+    staff_client, reader, make_call, settings
+):
+    call = make_call(reader, response_seconds=1.0)
+    fill_the_disk_on_paper(settings)
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"  # had ffmpeg been run, this would say so
+    response = staff_client.post(f"/calls/admin/{call.pk}/publish")
+    assert response.status_code == 507
+    assert "short of storage space" in response.content.decode()
+    assert Call.objects.filter(pk=call.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "calls.tests.test_publishing.BrokenEmailBackend",  # a provider's API client, say
+        "calls.tests.test_publishing.FailingEmailBackend",
+    ],
+)
+def test_any_mail_failure_is_shown_to_staff_and_nothing_is_published(
+    staff_client, reader, make_call, settings, failure
+):
+    settings.EMAIL_BACKEND = failure
+    call = make_call(reader, response_seconds=1.0)
+    response = staff_client.post(f"/calls/admin/{call.pk}/publish")
+    assert response.status_code == 502
+    page = response.content.decode()
+    assert "Publishing failed; the call is untouched." in page
+    assert "Nothing was published: the caller could not be emailed" in page
+    assert Call.objects.filter(pk=call.pk).exists()
+    assert not Episode.objects.exists()
+
+
+def test_a_title_stored_with_a_line_break_is_reported_before_ffmpeg_runs(
+    staff_client, reader, make_call, settings
+):
+    call = make_call(reader, response_seconds=1.0)
+    Call.objects.filter(pk=call.pk).update(title="Hi\nBcc: x@example.com")  # from before checks
+    settings.FFMPEG_BINARY = "/nonexistent/ffmpeg"
+    response = staff_client.post(f"/calls/admin/{call.pk}/publish")
+    assert response.status_code == 409
+    assert (
+        "Correct this call in the admin before publishing it "
+        "(title: Keep this to one line: remove the line break.)"
+    ) in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_a_call_with_more_sound_than_its_stored_length_fails_with_a_message_to_staff(
+    staff_client, reader, make_call, make_audio
+):
+    call = make_call(reader, response_seconds=1.0)
+    # Stored before uploads were measured: a minute of sound, 0:02 on record.
+    Call.objects.filter(pk=call.pk).update(audio=make_audio(60.0, kind="webm"))
+    response = staff_client.post(f"/calls/admin/{call.pk}/publish")
+    assert response.status_code == 422
+    assert "hold more sound than their stored lengths say (0:03 together)" in (
+        response.content.decode()
+    )
     assert Call.objects.filter(pk=call.pk).exists()
     assert not Episode.objects.exists()

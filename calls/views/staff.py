@@ -1,7 +1,6 @@
 """Staff: pending calls, listen, record or upload a response, publish (or discard)."""
 
 from functools import wraps
-from smtplib import SMTPException
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,11 +9,17 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from calls import audio
+from calls import audio, limits
 from calls.forms import ResponseForm
 from calls.models import Call
-from calls.publishing import CannotPublish, publish_call
-from calls.uploads import accepts_recordings, form_errors_response, wants_json
+from calls.publishing import CallerNotEmailed, CannotPublish, publish_call
+from calls.uploads import (
+    accepts_recordings,
+    form_errors_response,
+    refusal_status,
+    uploaded_bytes,
+    wants_json,
+)
 from calls.views.recordings import recording_response
 
 
@@ -71,13 +76,18 @@ def upload_response(request, call_id):
         request.FILES,
         oversized=request.oversized_recordings,
         body_too_large=request.body_too_large,
+        refusal=limits.refusal_for_response(incoming_bytes=uploaded_bytes(request)),
     )
+    if form.is_valid():
+        try:
+            form.save(call=call)
+        except limits.StorageLow as refusal:
+            form.refuse(refusal)
     if not form.is_valid():
-        status = 413 if request.body_too_large else 400
+        status = refusal_status(form, default=413 if request.body_too_large else 400)
         if wants_json(request):
             return form_errors_response(form, status=status)
         return render_call(request, call, form=form, status=status)
-    form.save(call=call)
     messages.success(request, "Response saved. Listen to it, then publish.")
     if wants_json(request):
         return JsonResponse({"url": call.get_staff_url()}, status=201)
@@ -90,18 +100,15 @@ def publish(request, call_id):
     call = get_object_or_404(Call.objects.pending(), pk=str(call_id))
     try:
         episode = publish_call(call=call)
+    except CallerNotEmailed as error:
+        # Nothing was published: the email is part of the publishing transaction.
+        return render_call(request, call, publish_error=str(error), status=502)
     except CannotPublish as error:
         return render_call(request, call, publish_error=str(error), status=409)
+    except limits.StorageLow as error:
+        return render_call(request, call, publish_error=str(error), status=507)
     except audio.AudioProcessingError as error:
         return render_call(request, call, publish_error=str(error), status=422)
-    except (SMTPException, OSError) as error:
-        # Nothing was published: the email is part of the publishing transaction.
-        return render_call(
-            request,
-            call,
-            publish_error=f"Nothing was published: the caller could not be emailed ({error}).",
-            status=502,
-        )
     messages.success(
         request, f"Published episode {episode.number}; {call.user.first_name} has been emailed."
     )

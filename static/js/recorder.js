@@ -214,7 +214,8 @@
           return;
         }
         done();
-        if ((request.status === 400 || request.status === 413) && body.errors) {
+        // 400/413: the form's own errors; 429/507: a limit on recordings, said in the same shape.
+        if (body.errors) {
           showErrors(body.errors);
         } else if (request.status === 403) {
           showErrors({ __all__: [{ message: "Your session has expired. Copy your text, reload the page and sign in again." }] });
