@@ -102,6 +102,12 @@ def bursts(port: int, *, seconds: int, connections: int, cookie: str | None, res
     started = time.monotonic()
     go = threading.Barrier(connections)
 
+    def send(connection: http.client.HTTPConnection) -> int:
+        connection.request("GET", PAGE, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
     def client():
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while True:
@@ -110,14 +116,16 @@ def bursts(port: int, *, seconds: int, connections: int, cookie: str | None, res
             if burst_started - started >= seconds:
                 return
             try:
-                connection.request("GET", PAGE, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                status = response.status
+                status = str(send(connection))
             except OSError:
+                # gunicorn closes a keep-alive connection idle for 5 s (a slow burst): again on
+                # a fresh one.
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                status = "error"
+                try:
+                    status = str(send(connection))
+                except OSError as exc:
+                    status = type(exc).__name__
             with lock:
                 statuses[status] += 1
             go.wait()  # all answered
@@ -171,8 +179,8 @@ def run(port: int, *, load: str | None, seconds: int, connections: int, cookie: 
         attacker.start()
         time.sleep(0.2)
         prober.start()
-        summary = results.get()
         attacker.join()
+        summary = results.get() if attacker.exitcode == 0 else "the burst process failed"
     stop.set()
     prober.join()
     return latencies, errors, summary
