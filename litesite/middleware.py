@@ -5,10 +5,14 @@ On Fly every region has a read-only SQLite replica. This middleware:
 - answers any unsafe method on a replica, before the view runs, with 409 and
   `fly-replay: instance=<primary>`, so Fly's edge re-sends the request to the primary;
 - turns ReplayToPrimary (from ensure_primary()) and SQLite's read-only errors on a replica into
-  the same replay, the latter logged as a bug;
+  the same replay, the latter logged as a bug. Only errors of the `default` (replicated) database
+  count: the cache is a separate file every node may write, and its faults are its own;
 - answers 503 + Retry-After when no primary is known or a replay would loop;
 - after a request that wrote on the primary, sets LiteFS's `__txid` cookie; a replica serving a
-  GET with that cookie waits for its own TXID to catch up, then replays rather than serve stale;
+  GET with that cookie waits for its own TXID to catch up, then replays rather than serve stale.
+  The cookie is the client's to forge, so waiting is bounded: a TXID further ahead than
+  replication could deliver within the wait replays at once, and only a few requests per process
+  wait at a time (the rest replay at once);
 - says on every response where it was served (X-Litesite-Instance/-Region/-Primary).
 
 Standalone (no LiteFS) there is nothing to replay and no TXID, so no cookie is ever set: the
@@ -17,13 +21,18 @@ get the headers and nothing else.
 """
 
 import logging
+import sqlite3
+import threading
 import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections
+from django.db.utils import DatabaseErrorWrapper
 from django.http import HttpResponse
 from django.http.response import ResponseHeaders
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import cached_property
 
 from litesite import litefs
 
@@ -34,32 +43,84 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_REPLAY_BODY_BYTES = 1_000_000
 RETRY_AFTER_SECONDS = 1
 TXID_POLL_SECONDS = 0.002
-# What SQLite says when LiteFS refuses a write on a replica: rollback journal, then WAL mode.
+# How SQLite reports LiteFS refusing a write on a replica (shared/LITEFS.md, seen on v0.5.14):
+# WAL mode gives SQLITE_IOERR_WRITE (778, "disk I/O error"), a rollback journal
+# SQLITE_READONLY_DIRECTORY (1544). Any SQLITE_READONLY flavour means the same (a plain 8 is what a
+# `mode=ro` or query_only connection gives); other I/O errors are real faults, not refusals.
+_REFUSED_WRITE_CODES = frozenset({sqlite3.SQLITE_IOERR_WRITE})
+# Without an error code (an exception built by hand, an older Python): the messages.
 _READONLY_MESSAGES = ("attempt to write a readonly database", "disk i/o error")
 
 
+def exception_chain(exc: BaseException):
+    """`exc`, then what caused it or was being handled when it was raised, and so on."""
+    seen = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += (current.__context__, current.__cause__)
+
+
 def is_readonly_error(exc: BaseException) -> bool:
-    """True for the errors SQLite raises when LiteFS refuses a write on a replica."""
-    message = str(exc).lower()
-    return type(exc).__name__ == "OperationalError" and any(
-        m in message for m in _READONLY_MESSAGES
+    """True for the errors SQLite raises when LiteFS refuses a write on a replica.
+
+    It says nothing about *which* database raised it: only ReadOnlyErrorWatcher knows that.
+    """
+    # Django re-raises sqlite3's error as its own with the original as its cause, which carries
+    # SQLite's extended code (Python 3.11+). Causes only: an error raised while another was being
+    # handled is not that other error.
+    causes = []
+    while exc is not None and len(causes) < 8:
+        causes.append(exc)
+        exc = exc.__cause__
+    codes = [getattr(e, "sqlite_errorcode", None) for e in causes]
+    codes = [code for code in codes if isinstance(code, int)]
+    if codes:
+        return any(
+            code in _REFUSED_WRITE_CODES or code & 0xFF == sqlite3.SQLITE_READONLY for code in codes
+        )
+    return any(
+        type(e).__name__ == "OperationalError"
+        and any(m in str(e).lower() for m in _READONLY_MESSAGES)
+        for e in causes
     )
 
 
-class ReadOnlyErrorWatcher:
-    """An execute wrapper on a replica's `default`: remembers SQLite refusing a write, so the
-    request is replayed even when an inner middleware turned the error into a 500."""
+class ReadOnlyErrorWatcher(DatabaseErrorWrapper):
+    """Django's error translation for the `default` connection, remembering SQLite refusing a
+    write there on the current request's state.
 
-    def __init__(self, state: litefs.RequestState):
-        self.state = state
+    Every error of a connection passes through its `wrap_database_errors`: statements, BEGIN and
+    COMMIT alike (execute wrappers never see COMMIT, where LiteFS in WAL mode often refuses). The
+    exception remembered is the very object raised, so process_exception can tell it from the
+    same message raised by the cache database, and the request is replayed even when an inner
+    middleware turned the error into a 500 or a 400.
+    """
 
-    def __call__(self, execute, sql, params, many, context):
+    def __exit__(self, exc_type, exc_value, traceback):
         try:
-            return execute(sql, params, many, context)
+            return super().__exit__(exc_type, exc_value, traceback)
         except Exception as exc:
-            if is_readonly_error(exc):
-                self.state.readonly_error = exc
+            state = litefs.current_state()
+            if state is not None and is_readonly_error(exc):
+                state.readonly_error = exc
             raise
+
+    @classmethod
+    def watch(cls, database) -> None:
+        """Put the watcher on `database` (a thread's connection wrapper), once."""
+        if type(database.wrap_database_errors) is not cls:
+            # A cached_property on the wrapper: assigning replaces it for this wrapper only.
+            database.wrap_database_errors = cls(database)
+
+
+def raised_by(exception: BaseException, recorded: BaseException | None) -> bool:
+    """Is `recorded` the exception itself, or in its cause/context chain?"""
+    return recorded is not None and any(e is recorded for e in exception_chain(exception))
 
 
 class DatabaseChanges:
@@ -136,6 +197,16 @@ class ReplicationMiddleware:
         self.get_response = get_response
         self.static_path = urlsplit(settings.STATIC_URL or "/static/").path or "/static/"
         self.served_headers: tuple[litefs.Where | None, dict] = (None, {})
+        # One middleware per process: at most this many of its threads wait on replication at
+        # once, whatever `__txid` cookies arrive; the others keep serving (see caught_up()).
+        self.txid_waiters = threading.BoundedSemaphore(settings.LITEFS_TXID_MAX_WAITERS)
+
+    @cached_property
+    def health_path(self) -> str | None:
+        try:
+            return reverse("healthcheck")
+        except NoReverseMatch:  # a URLconf without the health check (tests)
+            return None
 
     def __call__(self, request):
         node = litefs.Node.from_settings()
@@ -183,6 +254,9 @@ class ReplicationMiddleware:
         if request.method not in SAFE_METHODS:
             return self.to_primary(request, node, reason=f"{request.method} writes")
         raw_cookie = request.COOKIES.get(litefs.TXID_COOKIE)
+        if raw_cookie is not None and request.path == self.health_path:
+            # The health check reports on this node as it is: it never waits, nor is replayed.
+            raw_cookie = None
         wanted_txid = litefs.parse_txid(raw_cookie)
         if wanted_txid is not None and not self.caught_up(node, wanted_txid):
             response = self.to_primary(
@@ -192,14 +266,8 @@ class ReplicationMiddleware:
                 return response
             # No primary to ask: a disconnected replica still serves what it has.
 
-        # Django's execute_wrapper() without its generator-based context manager.
-        wrappers = connections["default"].execute_wrappers
-        watcher = ReadOnlyErrorWatcher(state)
-        wrappers.append(watcher)
-        try:
-            response = self.get_response(request)
-        finally:
-            wrappers.remove(watcher)
+        ReadOnlyErrorWatcher.watch(connections["default"])
+        response = self.get_response(request)
 
         if not getattr(response, "litesite_replay", False):
             # An inner layer may have turned ReplayToPrimary or a read-only error into its own
@@ -212,8 +280,10 @@ class ReplicationMiddleware:
     def process_exception(self, request, exception):
         if isinstance(exception, litefs.ReplayToPrimary):
             return self.to_primary(request, litefs.current_node(), reason=exception.reason)
-        if is_readonly_error(exception):
-            return self.replay_readonly_error(request, exception)
+        state = litefs.current_state()
+        # Never by its message alone: the cache database says the same words about its own file.
+        if state is not None and raised_by(exception, state.readonly_error):
+            return self.replay_readonly_error(request, state.readonly_error)
         return None
 
     # --- Replays --------------------------------------------------------------------------
@@ -228,9 +298,11 @@ class ReplicationMiddleware:
             return unavailable("No primary database is reachable right now. Please retry shortly.")
 
         src = parse_replay_src(request.headers.get("fly-replay-src", ""))
+        # Anyone can send this header: only machine names go back out in fly-replay's state.
         visited = [hop for hop in src.get("state", "").split("+") if litefs.valid_hostname(hop)]
-        if src.get("instance") and src["instance"] not in visited:
-            visited.append(src["instance"])
+        sender = src.get("instance")
+        if litefs.valid_hostname(sender) and sender not in visited:
+            visited.append(sender)
         if target in visited:
             logger.warning(
                 "Not replaying %s %s to %s again (already replayed from %s)",
@@ -302,19 +374,34 @@ class ReplicationMiddleware:
 
     # --- Read-your-writes -----------------------------------------------------------------
     def caught_up(self, node: litefs.Node, wanted: int) -> bool:
-        """Wait, polling `-pos`, until the local TXID reaches `wanted`; False after the bound."""
+        """Wait, polling `-pos`, until the local TXID reaches `wanted`; False after the bound.
+
+        The cookie comes from the client, so what a wait may cost is bounded: a TXID further
+        ahead than replication could deliver within the wait (LITEFS_TXID_MAX_AHEAD) is not
+        waited for, nor is any while LITEFS_TXID_MAX_WAITERS requests of this process already
+        wait. False means "ask the primary": always right, only further away.
+        """
         txid = node.txid
         if txid is None:
             return False  # we cannot prove we are fresh: the primary can
-        deadline = time.monotonic() + settings.LITEFS_TXID_WAIT_SECONDS
-        while txid < wanted:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(TXID_POLL_SECONDS)
-            txid = node.read_txid()
-            if txid is None:
-                return False
-        return True
+        if txid >= wanted:
+            return True
+        if wanted - txid > settings.LITEFS_TXID_MAX_AHEAD:
+            return False
+        if not self.txid_waiters.acquire(blocking=False):
+            return False
+        try:
+            deadline = time.monotonic() + settings.LITEFS_TXID_WAIT_SECONDS
+            while txid < wanted:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(TXID_POLL_SECONDS)
+                txid = node.read_txid()
+                if txid is None:
+                    return False
+            return True
+        finally:
+            self.txid_waiters.release()
 
     def set_txid_cookie(self, response, node: litefs.Node) -> None:
         txid = node.read_txid()  # read afresh: this request's write moved it

@@ -4,6 +4,7 @@ Every variable is declared once, below, with its default. Bad values fail at sta
 django-environ's error rather than half-working later.
 """
 
+import math
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,7 +44,19 @@ EXTRA_ALLOWED_HOSTS = env.list("EXTRA_ALLOWED_HOSTS", default=[])
 LITEFS_DIR = env.str("LITEFS_DIR", default="")  # unset: standalone, this node is the primary
 LITEFS_DB_NAME = env.str("LITEFS_DB_NAME", default="site.sqlite3")
 LITEFS_API_URL = env.str("LITEFS_API_URL", default="http://127.0.0.1:20202")
+# How long a replica may hold a GET whose `__txid` cookie it has not reached yet.
 LITEFS_TXID_WAIT_SECONDS = env.float("LITEFS_TXID_WAIT_SECONDS", default=2.0)
+# The cookie is the client's to forge, so the wait is bounded twice. A cookie further ahead of the
+# replica than this many transactions replays to the primary at once: a replica that is going to
+# catch up within the wait is behind by at most what the primary committed in that time, and
+# LiteFS writes about 100 transactions/s per database: 200 in 2 s. Counted at 250/s for headroom
+# (the figure is an order of magnitude), as a wrong "too far" only costs a trip to the primary.
+LITEFS_TXID_MAX_AHEAD = env.int(
+    "LITEFS_TXID_MAX_AHEAD", default=math.ceil(250 * LITEFS_TXID_WAIT_SECONDS)
+)
+# At most this many requests per gunicorn worker wait on replication at once (2 of fly.toml's 4
+# threads); the rest replay to the primary at once, never queue. 0: never wait.
+LITEFS_TXID_MAX_WAITERS = env.int("LITEFS_TXID_MAX_WAITERS", default=2)
 FLY_MACHINE_ID = env.str("FLY_MACHINE_ID", default="")
 FLY_APP_NAME = env.str("FLY_APP_NAME", default="")
 # Believe the headers Fly's proxy sets (Fly-Client-IP, X-Forwarded-Proto) only where Fly's proxy
@@ -266,6 +279,10 @@ if not 0 < BLOG_READ_TICKET_MAX_AGE < 7 * 24 * 60 * 60:
     )
 if LITEFS_TXID_WAIT_SECONDS < 0:
     raise ImproperlyConfigured("LITEFS_TXID_WAIT_SECONDS must be 0 or more seconds.")
+if LITEFS_TXID_MAX_AHEAD < 0:
+    raise ImproperlyConfigured("LITEFS_TXID_MAX_AHEAD must be 0 or more transactions.")
+if LITEFS_TXID_MAX_WAITERS < 0:
+    raise ImproperlyConfigured("LITEFS_TXID_MAX_WAITERS must be 0 or more requests.")
 if LITEFS_EMULATION:
     DATABASES["default"]["ENGINE"] = "litesite.cluster.backend"
 DATABASE_ROUTERS = ["cachedb.routers.CacheRouter"]

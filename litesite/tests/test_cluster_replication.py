@@ -166,3 +166,22 @@ def test_a_malformed_txid_cookie_is_ignored_and_cleared(cluster, reader):
     page = client.get("/me")
     assert page.route == ["syd-1"]
     assert litefs.TXID_COOKIE not in client.cookies
+
+
+def test_a_forged_txid_cookie_far_ahead_goes_to_the_primary_which_clears_it(cluster, reader):
+    client, _ = reader
+    client.cookies[litefs.TXID_COOKIE] = "f" * 16
+    page = client.get("/me")
+    assert page.status == 200
+    assert page.route == ["syd-1", "lhr-1"]
+    assert litefs.TXID_COOKIE not in client.cookies  # ahead of the primary itself
+    assert client.get("/me").route == ["syd-1"]
+
+
+def test_the_health_check_answers_for_the_replica_whatever_txid_cookie_it_carries(cluster, syd):
+    client = cluster.client("syd")
+    txid, _ = syd.mount.read_pos()
+    client.cookies[litefs.TXID_COOKIE] = litefs.format_txid(txid + 1)
+    response = client.get("/healthcheck")
+    assert response.status == 200
+    assert response.route == ["syd-1"]

@@ -4,17 +4,27 @@ This process plays one node under an emulated LiteFS mount (the `fake_litefs` fi
 default replica syd-1 of primary lhr-1. The views below stand for any view of the site.
 """
 
+import contextlib
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
+import threading
 import types
 import uuid
 
 import pytest
+from django.core.cache import cache
+from django.db import connections
 from django.http import HttpResponse
+from django.test import RequestFactory
 from django.urls import path
 
 from accounts.models import User
-from litesite import litefs, middleware
+from litesite import health, litefs, middleware
+from litesite.cluster.backend.base import REFUSALS
+from litesite.tests.test_settings import BASE_DIR, failure_of
 
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 
@@ -37,15 +47,60 @@ def ensure_primary_view(request):
     return write_view(request)
 
 
-def readonly_write_view(request):
-    """Writes the way a replica's database refuses them: SQLite's own read-only error."""
-    db_path = request.GET["db"]
-    connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+@contextlib.contextmanager
+def refusing_writes(alias: str):
+    """SQLite itself refuses every write on `alias`'s connection (SQLITE_READONLY) meanwhile."""
+    database = connections[alias]
+    database.ensure_connection()
+    # On the sqlite3 connection itself: after the refused write Django lets no query through
+    # its wrapper until the test's transaction ends, and the pragma must be undone before that.
+    database.connection.execute("PRAGMA query_only = ON")
     try:
-        connection.execute("CREATE TABLE t (x)")
+        yield
     finally:
-        connection.close()
+        database.connection.execute("PRAGMA query_only = OFF")
+
+
+def litefs_refusal(mode: str) -> sqlite3.OperationalError:
+    """The error a real LiteFS replica's SQLite raises for a write (shared/LITEFS.md)."""
+    code, name, message = REFUSALS[mode]
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorcode, error.sqlite_errorname = code, name
+    return error
+
+
+def readonly_write_view(request):
+    """Writes to the site database while SQLite refuses it, as on a replica."""
+    with refusing_writes("default"):
+        User.objects.create(email="ro@example.com", first_name="R", team="RED")
     return HttpResponse("unreachable")
+
+
+def refused_commit_view(request):
+    """LiteFS in WAL mode often refuses at COMMIT, which Django runs in this same wrapper."""
+    with connections["default"].wrap_database_errors:
+        raise litefs_refusal("wal")
+
+
+def cache_orm_write_view(request):
+    """Writes to the cache database through Django's connection while it is read-only."""
+    with refusing_writes("cache"), connections["cache"].cursor() as cursor:
+        cursor.execute("DELETE FROM cache_entry")
+    return HttpResponse("read")
+
+
+def cache_raw_write_view(request):
+    """Writes to the cache through the raw sqlite3 connection (the cache API's) while it is
+    read-only."""
+    with refusing_writes("cache"):
+        cache.set("greeting", "hello")
+    return HttpResponse("read")
+
+
+def cache_disk_io_error_view(request):
+    """The cache database's own `disk I/O error`, in the same words as LiteFS's refusal."""
+    with connections["cache"].wrap_database_errors:
+        raise litefs_refusal("wal")
 
 
 def session_write_view(request):
@@ -63,8 +118,13 @@ urlpatterns = [
     path("write", write_view),
     path("ensure", ensure_primary_view),
     path("readonly", readonly_write_view, name="readonly-write"),
+    path("refused-commit", refused_commit_view),
     path("disk-io", disk_io_error_view),
     path("session-write", session_write_view),
+    path("cache-orm-write", cache_orm_write_view),
+    path("cache-raw-write", cache_raw_write_view),
+    path("cache-disk-io", cache_disk_io_error_view),
+    path("healthcheck", health.healthcheck, name="healthcheck"),
 ]
 
 
@@ -161,12 +221,10 @@ def test_a_middleware_can_answer_with_the_replay_itself_without_a_500_on_the_way
 
 
 def test_a_readonly_database_error_on_a_replica_is_replayed_and_logged_as_a_bug(
-    client, fake_litefs, caplog, tmp_path
+    client, fake_litefs, caplog
 ):
-    db_path = tmp_path / "replica.sqlite3"
-    sqlite3.connect(db_path).close()
     with caplog.at_level(logging.ERROR, logger="litesite.middleware"):
-        response = client.get("/readonly", {"db": str(db_path)})
+        response = client.get("/readonly")
     assert response.status_code == 409
     assert replay_fields(response)["instance"] == "lhr-1"
     assert "BUG" in caplog.text
@@ -174,9 +232,59 @@ def test_a_readonly_database_error_on_a_replica_is_replayed_and_logged_as_a_bug(
     assert "attempt to write a readonly database" in caplog.text
 
 
-def test_a_disk_io_error_on_a_replica_is_replayed_too(client, fake_litefs):
-    response = client.get("/disk-io")
+def test_a_disk_io_error_of_the_site_database_at_commit_on_a_replica_is_replayed_too(
+    client, fake_litefs
+):
+    response = client.get("/refused-commit")
     assert response.status_code == 409
+    assert replay_fields(response)["instance"] == "lhr-1"
+
+
+@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.parametrize("view", ["/cache-orm-write", "/cache-raw-write", "/cache-disk-io"])
+def test_a_readonly_or_io_error_of_the_cache_database_is_not_replayed_nor_called_a_bug(
+    client, fake_litefs, caplog, view
+):
+    client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR, logger="litesite.middleware"):
+        response = client.get(view)
+    # The cache is this machine's own file: the primary would not fix it. What the site answers
+    # is the cache's business (it degrades); it must not be a replay.
+    assert response.status_code != 409
+    assert "fly-replay" not in response
+    assert "BUG" not in caplog.text
+
+
+def test_an_error_that_merely_reads_like_a_refusal_is_not_replayed(client, fake_litefs):
+    # Raised by no database connection at all: nothing says the site database refused a write.
+    client.raise_request_exception = False
+    response = client.get("/disk-io")
+    assert response.status_code == 500
+    assert "fly-replay" not in response
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "refused"),
+    [
+        (sqlite3.SQLITE_IOERR_WRITE, "disk I/O error", True),  # LiteFS, WAL mode
+        (sqlite3.SQLITE_READONLY_DIRECTORY, "attempt to write a readonly database", True),
+        (sqlite3.SQLITE_READONLY, "attempt to write a readonly database", True),  # mode=ro
+        (sqlite3.SQLITE_IOERR_READ, "disk I/O error", False),  # a failing disk, not a refusal
+        (sqlite3.SQLITE_BUSY, "database is locked", False),
+        (None, "disk I/O error", True),  # no code (built by hand): the message decides
+        (None, "no such table: x", False),
+    ],
+)
+def test_sqlite_refusals_are_told_by_their_extended_code_then_their_message(code, message, refused):
+    from django.db.utils import OperationalError
+
+    error = sqlite3.OperationalError(message)
+    if code is not None:
+        error.sqlite_errorcode = code
+    assert middleware.is_readonly_error(error) is refused
+    wrapped = OperationalError(message)  # as Django re-raises it, the original as its cause
+    wrapped.__cause__ = error
+    assert middleware.is_readonly_error(wrapped) is refused
 
 
 def test_a_session_that_cannot_be_saved_on_a_replica_is_replayed_not_a_400(
@@ -241,6 +349,14 @@ def test_a_request_never_goes_back_to_a_node_it_was_replayed_from(client, fake_l
 def test_a_request_is_not_replayed_to_the_primary_that_just_replayed_it_here(client, fake_litefs):
     response = client.post("/write", headers={"fly-replay-src": "instance=lhr-1;region=lhr;t=1"})
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize("instance", ["<script>x</script>", "lhr 2", "a,b", "é", "-x", "x" * 300])
+def test_a_junk_instance_in_fly_replay_src_is_dropped_not_echoed(client, fake_litefs, instance):
+    src = f"instance={instance};region=lhr;t=1;state=lhr-2"
+    response = client.post("/write", headers={"fly-replay-src": src})
+    assert response.status_code == 409
+    assert replay_fields(response) == {"instance": "lhr-1", "state": "lhr-2+syd-1"}
 
 
 def test_a_large_body_on_a_replica_gets_a_clear_error_instead_of_an_impossible_replay(
@@ -418,3 +534,167 @@ def test_a_cookie_the_primary_has_reached_is_left_alone(client, fake_litefs):
     fake_litefs.make_primary(txid=5)
     client.cookies[litefs.TXID_COOKIE] = litefs.format_txid(5)
     assert litefs.TXID_COOKIE not in client.get("/read").cookies
+
+
+# --- What a forged `__txid` cookie may cost a replica ------------------------------------------
+@pytest.fixture
+def polls(monkeypatch):
+    """Every wait's polls of `-pos`, recorded instead of slept."""
+    slept = []
+    clock = types.SimpleNamespace(monotonic=middleware.time.monotonic, sleep=slept.append)
+    monkeypatch.setattr(middleware, "time", clock)
+    return slept
+
+
+@pytest.mark.parametrize("cookie", ["ffffffffffffffff", None])
+def test_a_cookie_implausibly_far_ahead_replays_at_once_without_waiting(
+    client, fake_litefs, settings, polls, cookie
+):
+    fake_litefs.make_replica("lhr-1", txid=10)
+    wanted = 10 + settings.LITEFS_TXID_MAX_AHEAD + 1
+    client.cookies[litefs.TXID_COOKIE] = cookie or litefs.format_txid(wanted)
+    response = client.get("/read")
+    assert response.status_code == 409
+    assert replay_fields(response)["instance"] == "lhr-1"
+    assert polls == []
+    assert views_run == []
+
+
+def test_a_cookie_as_far_ahead_as_replication_could_come_is_still_waited_for(
+    client, fake_litefs, settings, monkeypatch
+):
+    fake_litefs.make_replica("lhr-1", txid=10)
+    wanted = 10 + settings.LITEFS_TXID_MAX_AHEAD
+
+    def replicate(seconds):
+        fake_litefs.mount.write_pos(wanted, "0123456789abcdef")
+
+    monkeypatch.setattr(
+        middleware,
+        "time",
+        types.SimpleNamespace(monotonic=middleware.time.monotonic, sleep=replicate),
+    )
+    client.cookies[litefs.TXID_COOKIE] = litefs.format_txid(wanted)
+    assert client.get("/read").status_code == 200
+    assert views_run == ["read"]
+
+
+def txid_bounds(tmp_path, **variables) -> list[str]:
+    """(LITEFS_TXID_MAX_AHEAD, LITEFS_TXID_MAX_WAITERS) as a fresh process loads the settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "LITEFS_"))}
+    env |= {
+        "SECRET_KEY": "k",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/site.sqlite3",
+        "CACHE_DATABASE_URL": f"sqlite:///{tmp_path}/cache.sqlite3",
+        **variables,
+    }
+    probe = (
+        "import litesite.settings as s; print(s.LITEFS_TXID_MAX_AHEAD, s.LITEFS_TXID_MAX_WAITERS)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_default_bound_is_what_litefs_could_commit_within_the_wait(tmp_path):
+    # About 100 transactions/s per database through LiteFS, counted at 250/s: 2 s -> 500.
+    assert txid_bounds(tmp_path) == ["500", "2"]
+    assert txid_bounds(tmp_path, LITEFS_TXID_WAIT_SECONDS="0.5") == ["125", "2"]
+    assert txid_bounds(tmp_path, LITEFS_TXID_MAX_AHEAD="50") == ["50", "2"]
+
+
+class HeldPolls:
+    """Polls of `-pos` that hold their thread until released, then see the replica caught up."""
+
+    def __init__(self, fake_litefs, wanted: int):
+        self.fake_litefs = fake_litefs
+        self.wanted = wanted
+        self.waiting = threading.Semaphore(0)  # one release per thread that started waiting
+        self.released = threading.Event()
+        self.threads: set[int] = set()
+
+    def sleep(self, seconds):
+        me = threading.get_ident()
+        if me not in self.threads:
+            self.threads.add(me)
+            self.waiting.release()
+        self.released.wait(timeout=30)
+        self.fake_litefs.mount.write_pos(self.wanted, "0123456789abcdef")
+
+
+def test_only_max_waiters_requests_wait_at_once_and_the_next_replays_immediately(
+    fake_litefs, settings, monkeypatch
+):
+    settings.LITEFS_TXID_MAX_WAITERS = 2
+    settings.LITEFS_TXID_WAIT_SECONDS = 60  # the held waiters must not time out meanwhile
+    fake_litefs.make_replica("lhr-1", txid=10)
+    held = HeldPolls(fake_litefs, wanted=11)
+    monkeypatch.setattr(
+        middleware,
+        "time",
+        types.SimpleNamespace(monotonic=middleware.time.monotonic, sleep=held.sleep),
+    )
+    # One middleware, as in a gunicorn worker: its threads share the cap.
+    replication = middleware.ReplicationMiddleware(lambda request: HttpResponse("read"))
+
+    def get():
+        request = RequestFactory().get("/read")
+        request.COOKIES[litefs.TXID_COOKIE] = litefs.format_txid(11)
+        return replication(request)
+
+    answers = []
+    waiters = [threading.Thread(target=lambda: answers.append(get())) for _ in range(2)]
+    for thread in waiters:
+        thread.start()
+    try:
+        for _ in waiters:
+            assert held.waiting.acquire(timeout=30), "a request did not start waiting"
+        response = get()  # both slots taken
+        assert response.status_code == 409
+        assert replay_fields(response)["instance"] == "lhr-1"
+        assert threading.get_ident() not in held.threads  # it never polled
+    finally:
+        held.released.set()
+        for thread in waiters:
+            thread.join(timeout=30)
+    assert [a.status_code for a in answers] == [200, 200]  # the waiters caught up and served
+
+    # Their slots were given back: the next request behind the replica waits again.
+    fake_litefs.make_replica("lhr-1", txid=10)
+    assert get().status_code == 200
+    assert threading.get_ident() in held.threads
+
+
+def test_with_no_waiters_allowed_a_replica_behind_the_cookie_replays_at_once(
+    client, fake_litefs, settings, polls
+):
+    settings.LITEFS_TXID_MAX_WAITERS = 0
+    fake_litefs.make_replica("lhr-1", txid=10)
+    client.cookies[litefs.TXID_COOKIE] = litefs.format_txid(11)
+    assert client.get("/read").status_code == 409
+    assert polls == []
+
+
+@pytest.mark.django_db(databases=["default", "cache"])
+def test_the_health_check_never_waits_on_a_cookie_nor_is_replayed(client, fake_litefs, polls):
+    fake_litefs.make_replica("lhr-1", txid=10)
+    client.cookies[litefs.TXID_COOKIE] = litefs.format_txid(11)
+    response = client.get("/healthcheck")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert "fly-replay" not in response
+    assert polls == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"LITEFS_TXID_MAX_AHEAD": "-1"}, "LITEFS_TXID_MAX_AHEAD must be 0 or more"),
+        ({"LITEFS_TXID_MAX_WAITERS": "-1"}, "LITEFS_TXID_MAX_WAITERS must be 0 or more"),
+        ({"LITEFS_TXID_MAX_WAITERS": "some"}, "invalid literal for int()"),
+    ],
+)
+def test_bad_txid_bounds_stop_start_up_with_a_clear_message(tmp_path, variables, message):
+    assert message in failure_of(tmp_path, SECRET_KEY="k", **variables)
