@@ -32,7 +32,9 @@ def test_healthy_databases_answer_200_with_each_alias_ok(client):
     assert response.json() == {
         "status": "ok",
         "databases": {"default": "ok", "cache": "ok"},
+        "replication": {"mode": "standalone", "role": "primary", "writes": "here"},
         "cache_faults": {},
+        "problems": [],
     }
     assert "no-cache" in response["Cache-Control"]
 
@@ -83,3 +85,52 @@ def test_a_garbage_cache_file_is_reported_then_replaced(client, own_cache_file):
 
 def test_writes_are_not_accepted(client):
     assert client.post("/healthcheck").status_code == 405
+
+
+def test_a_replica_reports_its_primary_txid_lag_and_that_writes_go_by_replay(client, fake_litefs):
+    fake_litefs.make_replica("lhr-1", txid=0x2DF417)
+    fake_litefs.mount.write_lag(250)
+    body = client.get("/healthcheck").json()
+    assert body["status"] == "ok"
+    assert body["replication"] == {
+        "mode": "litefs",
+        "instance": "syd-1",
+        "region": "syd",
+        "role": "replica",
+        "primary": "lhr-1",
+        "txid": "00000000002df417",
+        "lag_ms": 250,
+        "never_synced": False,
+        "writes": "by replay to the primary",
+    }
+
+
+def test_a_replica_whose_primary_is_gone_stays_in_rotation_but_says_writes_are_unavailable(
+    client, fake_litefs
+):
+    fake_litefs.make_replica(None)
+    response = client.get("/healthcheck")
+    assert response.status_code == 200  # it still serves every read
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["replication"]["role"] == "no-primary"
+    assert body["replication"]["primary"] is None
+    assert body["replication"]["writes"].startswith("unavailable")
+    assert body["problems"] == ["no primary is known: writes are refused until one is back"]
+
+
+def test_a_replica_far_behind_is_degraded(client, fake_litefs):
+    fake_litefs.mount.write_lag(60_000)
+    body = client.get("/healthcheck").json()
+    assert body["status"] == "degraded"
+    assert body["problems"] == ["this replica is 60000 ms behind the primary"]
+
+
+def test_the_primary_serves_writes_itself(client, fake_litefs):
+    fake_litefs.make_primary(txid=7)
+    body = client.get("/healthcheck").json()
+    assert body["status"] == "ok"
+    assert body["replication"]["role"] == "primary"
+    assert body["replication"]["primary"] == "syd-1"
+    assert body["replication"]["writes"] == "here"
+    assert body["replication"]["lag_ms"] == 0
