@@ -44,6 +44,17 @@ def _static_files_from_source():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _no_cache_faults_from_earlier_tests():
+    """Cache faults are remembered per process for a minute (the health check reports them);
+    one test's injected fault must not show in the next test's answers."""
+    from cachedb import faults
+
+    faults.forget()
+    yield
+    faults.forget()
+
+
 @pytest.fixture(scope="session")
 def browser():
     """A real headless Chromium (Debian's), driven by Playwright. Never a downloaded browser."""
@@ -139,3 +150,43 @@ def own_cache_file(tmp_path):
     connection.settings_dict["NAME"] = original
     store.reset_memory()
     faults.forget()
+
+
+@pytest.fixture
+def lock_held_elsewhere():
+    """lock_held_elsewhere(path, exclusive=False): another process takes `path`'s write lock
+    (BEGIN IMMEDIATE) and holds it until the test ends. `exclusive=True` locks readers out too,
+    which in WAL mode takes an exclusive locking mode (and no other connection open to the file).
+    """
+    import subprocess
+    import sys
+
+    holders = []
+
+    def hold(path, *, exclusive: bool = False) -> None:
+        take = (
+            "c.execute('PRAGMA locking_mode=EXCLUSIVE'); c.execute('BEGIN EXCLUSIVE')"
+            if exclusive
+            else "c.execute('BEGIN IMMEDIATE')"
+        )
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sqlite3, sys\n"
+                f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+                f"{take}\n"
+                "print('locked', flush=True)\n"
+                "sys.stdin.read()\n",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        holders.append(holder)
+        assert holder.stdout.readline().strip() == "locked"
+
+    yield hold
+    for holder in holders:
+        holder.stdin.close()
+        holder.wait(timeout=30)

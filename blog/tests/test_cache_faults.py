@@ -4,8 +4,6 @@ The cache holds compiled posts, standings and the search index; each can be comp
 deleted, garbage or locked cache file makes pages slower, never errors.
 """
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -50,32 +48,14 @@ def test_every_page_answers_when_the_cache_file_is_lost(client, posts, own_cache
     assert "Notes on the write-ahead log" in client.get("/blog/?q=checkpoint").content.decode()
 
 
-def test_search_finds_posts_while_the_index_cannot_be_read(client, posts, own_cache_file):
+def test_search_finds_posts_while_the_index_cannot_be_read(
+    client, posts, own_cache_file, lock_held_elsewhere
+):
     connections["cache"].close()  # the holder needs the file to itself to lock readers out
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys\n"
-            f"c = sqlite3.connect({str(own_cache_file)!r}, isolation_level=None)\n"
-            # In WAL mode only an exclusive locking mode keeps other processes from reading.
-            "c.execute('PRAGMA locking_mode=EXCLUSIVE')\n"
-            "c.execute('BEGIN EXCLUSIVE')\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        page = client.get("/blog/?q=checkpoint")
-        assert page.status_code == 200
-        body = page.content.decode()
-        assert "Notes on the write-ahead log" in body and "Something else" not in body
-        assert "<mark>checkpoint</mark>" in body
-        assert "busy" in faults.recent_faults()
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=30)
+    lock_held_elsewhere(own_cache_file, exclusive=True)
+    page = client.get("/blog/?q=checkpoint")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Notes on the write-ahead log" in body and "Something else" not in body
+    assert "<mark>checkpoint</mark>" in body
+    assert "busy" in faults.recent_faults()

@@ -98,26 +98,9 @@ def test_a_worker_whose_connection_opened_read_only_writes_again_once_the_file_i
 
 
 @pytest.fixture
-def cache_write_lock(own_cache_file):
+def cache_write_lock(own_cache_file, lock_held_elsewhere):
     """Another process holds the cache file's write lock until the test ends."""
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys\n"
-            f"c = sqlite3.connect({str(own_cache_file)!r}, isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE')\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
-    yield
-    holder.stdin.close()
-    holder.wait(timeout=30)
+    lock_held_elsewhere(own_cache_file)
 
 
 def test_while_another_process_holds_the_write_lock_values_are_computed_and_not_stored(

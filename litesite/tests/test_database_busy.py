@@ -9,7 +9,6 @@ on a real 20 MB tmpfs filled to the last byte.
 import shutil
 import sqlite3
 import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
@@ -38,27 +37,9 @@ def short_busy_timeout():
 
 
 @pytest.fixture
-def site_write_lock(short_busy_timeout):
+def site_write_lock(short_busy_timeout, lock_held_elsewhere):
     """Another process holds the site database's write lock until the test ends."""
-    path = connections["default"].settings_dict["NAME"]
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys\n"
-            f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
-            "c.execute('BEGIN IMMEDIATE')\n"
-            "print('locked', flush=True)\n"
-            "sys.stdin.read()\n",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout.readline().strip() == "locked"
-    yield
-    holder.stdin.close()
-    holder.wait(timeout=30)
+    lock_held_elsewhere(connections["default"].settings_dict["NAME"])
 
 
 @pytest.fixture

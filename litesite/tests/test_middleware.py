@@ -614,6 +614,7 @@ class HeldPolls:
         self.waiting = threading.Semaphore(0)  # one release per thread that started waiting
         self.released = threading.Event()
         self.threads: set[int] = set()
+        self.writing = threading.Lock()  # the mount replaces -pos through one temporary file
 
     def sleep(self, seconds):
         me = threading.get_ident()
@@ -621,7 +622,8 @@ class HeldPolls:
             self.threads.add(me)
             self.waiting.release()
         self.released.wait(timeout=30)
-        self.fake_litefs.mount.write_pos(self.wanted, "0123456789abcdef")
+        with self.writing:
+            self.fake_litefs.mount.write_pos(self.wanted, "0123456789abcdef")
 
 
 def test_only_max_waiters_requests_wait_at_once_and_the_next_replays_immediately(
