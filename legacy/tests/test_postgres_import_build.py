@@ -3,8 +3,8 @@
 import sqlite3
 from types import SimpleNamespace
 
-from litesite.postgres_import import build as build_module
-from litesite.postgres_import.build import META, PROGRESS, BuildFile
+from legacy.postgres_import import build as build_module
+from legacy.postgres_import.build import META, PROGRESS, BuildFile
 
 
 def test_a_build_file_made_but_never_started_is_taken_up_by_the_next_run(tmp_path):

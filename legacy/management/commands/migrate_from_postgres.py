@@ -6,7 +6,7 @@ through server-side cursors, writes big transactions into a separate file, prove
 (counts and checksums on both sides, foreign_key_check, integrity_check) and only then swaps it
 in, so a failure or a kill at any moment leaves the live database as it was, and a rerun picks
 up where the kill left off.
-The moving parts live in litesite/postgres_import/.
+The moving parts live in legacy/postgres_import/.
 """
 
 import ctypes
@@ -21,11 +21,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from litesite import litefs
-from litesite.postgres_import import ImportRefused
-from litesite.postgres_import.build import BuildFile, Room, fingerprint
-from litesite.postgres_import.head_start import HeadStart
-from litesite.postgres_import.install import (
+from legacy.postgres_import import ImportRefused
+from legacy.postgres_import.build import BuildFile, Room, fingerprint
+from legacy.postgres_import.head_start import HeadStart
+from legacy.postgres_import.install import (
     copy_into_live,
     describe_site_data,
     prepare_rename,
@@ -33,10 +32,10 @@ from litesite.postgres_import.install import (
     replace_by_rename,
     site_data,
 )
-from litesite.postgres_import.progress import Progress
-from litesite.postgres_import.recordings import Recordings
-from litesite.postgres_import.source import LegacySource, Problem, write_rejected
-from litesite.postgres_import.tables import (
+from legacy.postgres_import.progress import Progress
+from legacy.postgres_import.recordings import Recordings
+from legacy.postgres_import.source import LegacySource, Problem, write_rejected
+from legacy.postgres_import.tables import (
     CALLS,
     CHECKED_DURING_THE_COPY,
     LEGACY_TABLES,
@@ -44,7 +43,8 @@ from litesite.postgres_import.tables import (
     ORM_BOOKKEEPING,
     USERS,
 )
-from litesite.postgres_import.verify import check_table_integrity, verify
+from legacy.postgres_import.verify import check_table_integrity, verify
+from litesite import litefs
 
 PROBLEMS_SHOWN = 10
 
