@@ -132,7 +132,7 @@ for _name in (
 if CALLS_PUBLISH_TIMEOUT_SECONDS < 1:
     raise ImproperlyConfigured("CALLS_PUBLISH_TIMEOUT_SECONDS must be 1 or more seconds.")
 
-# Migration from the old Postgres site.
+# Migration from the old Postgres site (legacy/): the source, and the old site's SESSION_SECRET.
 POSTGRES_DATABASE_URL = env.str("POSTGRES_DATABASE_URL", default="")
 LEGACY_SESSION_SECRET = env.str("LEGACY_SESSION_SECRET", default="")
 
@@ -177,6 +177,9 @@ INSTALLED_APPS = [
     "blog",
     "calls",
     "cachedb",
+    # The one-time cut-over from the old Postgres site (migrate_from_postgres, the old sign-in
+    # cookies). A site done with it deletes this line and the legacy/ folder; nothing else uses it.
+    "legacy",
 ]
 
 MIDDLEWARE = [
@@ -193,7 +196,8 @@ MIDDLEWARE = [
     "cachedb.middleware.ServerTimingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "accounts.middleware.SessionMiddleware",
-    "accounts.legacy_sessions.LegacySessionMiddleware",
+    # The old site's session cookie, exchanged once for a session here (legacy/middleware.py).
+    *(["legacy.middleware.LegacySessionMiddleware"] if "legacy" in INSTALLED_APPS else []),
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.ClientIdMiddleware",

@@ -14,11 +14,11 @@ from . import ImportRefused
 from .source import LegacySource
 from .tables import LegacyTable, quote
 
-# Recordings are big: a transaction of calls stops at this many bytes of audio.
-CALL_BATCH_BYTES = 32 * 1024 * 1024
+# Blobs (the calls' recordings) are big: a transaction of them stops at this many bytes.
+BLOB_BATCH_BYTES = 32 * 1024 * 1024
 # Rows per round trip to Postgres.
 FETCH_ROWS = 5_000
-# A recording goes into its blob this many bytes at a time.
+# A file goes into its blob this many bytes at a time.
 BLOB_SLICE = 1024 * 1024
 
 
@@ -220,35 +220,35 @@ class RowBatch:
         return row
 
 
-class CallBatch(RowBatch):
-    """Calls, inserted one at a time with an empty blob the size of their recording, which is
-    then filled from the recording's file a slice at a time (see recordings.py): a recording
-    is never whole in memory. The row holds the Recording where the audio goes. A batch also
-    ends at CALL_BATCH_BYTES of audio."""
+class BlobBatch(RowBatch):
+    """Rows with a blob (a table's blob_field: the calls' recordings), inserted one at a time
+    with an empty blob the size of their file, which is then filled from the file a slice at a
+    time (see recordings.py): a recording is never whole in memory. The row holds the file (its
+    .path and .size) at index `blob`. A batch also ends at BLOB_BATCH_BYTES of blobs."""
 
     def __init__(
-        self, rows: Iterator[tuple], *, insert: str, db_table: str, column: str, audio: int, **kw
+        self, rows: Iterator[tuple], *, insert: str, db_table: str, column: str, blob: int, **kw
     ):
         super().__init__(rows, insert=insert, **kw)
         self.db_table = db_table
         self.column = column
-        self.audio = audio
+        self.blob = blob
         self.bytes = 0
 
     def full(self) -> bool:
-        return super().full() or self.bytes >= CALL_BATCH_BYTES
+        return super().full() or self.bytes >= BLOB_BATCH_BYTES
 
     def insert(self, conn: sqlite3.Connection) -> None:
         for row in self:
-            recording = row[self.audio]
-            self.bytes += recording.size
-            params = (*row[: self.audio], recording.size, *row[self.audio + 1 :])
+            file = row[self.blob]
+            self.bytes += file.size
+            params = (*row[: self.blob], file.size, *row[self.blob + 1 :])
             rowid = conn.execute(self.statement, params).lastrowid
             with (
                 conn.blobopen(self.db_table, self.column, rowid) as blob,
-                open(recording.path, "rb") as decoded,
+                open(file.path, "rb") as contents,
             ):
-                while data := decoded.read(BLOB_SLICE):
+                while data := contents.read(BLOB_SLICE):
                     blob.write(data)
 
 

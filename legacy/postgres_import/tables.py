@@ -8,15 +8,25 @@ Conversions that Postgres can do are written as SQL and run there, in the server
 it formats timestamps exactly as Django stores them in SQLite, so the Python side only moves
 tuples. The site's constraints (NOT NULL, lengths, choices, foreign keys) are read from the
 models, so a constraint added to a model is checked here too.
+
+What a table needs beyond copying its columns (a check across rows, values computed in Python, a
+recording decoded beforehand, a check of the copied rows) is declared on its description as a
+hook, below; the code that runs the import calls the hooks and names no table.
 """
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.db import models
 
-from .conversions import data_url_problem
+from .conversions import ENCODE_SLICE, SessionPayloads, data_url_problem, md5_data_url
+from .recordings import Recordings, with_recordings
 
 # Django stores an aware datetime in SQLite as str() of the naive UTC value: microseconds
 # only when non-zero. Both spellings parse, but equality lookups compare text. (A CASE costs
@@ -55,22 +65,78 @@ class Column:
 
 
 @dataclass(frozen=True)
+class CrossRowCheck:
+    """A constraint no row breaks alone, checked in SQL over the legacy table after the per-row
+    checks: `sql` selects (id, detail) of each row it rejects, given %(skip)s, the ids the
+    per-row checks rejected already."""
+
+    message: str
+    sql: str
+
+
+@dataclass(frozen=True)
+class Preparation:
+    """Work the copy of a table waits for, begun in a thread of its own as early as the run can.
+
+    `start(source, folder)` returns a context manager (leaving it removes `folder`) whose
+    `wait(skipped_ids=..., notes=...)` returns what the table's `derive` hook takes. The folder
+    sits beside the build file, named `<database>.postgres-import-<folder>`; `done` is what the
+    run says once it has waited.
+    """
+
+    start: Callable[[Any, Path], Any]
+    folder: str
+    done: str
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    """A check of the copied rows beyond their checksum: `find(conn)` lists the keys of the rows
+    that fail it; the verification then says "<label>: <how many> <failure>"."""
+
+    label: str
+    failure: str
+    find: Callable[[sqlite3.Connection], list[str]]
+
+
+@dataclass(frozen=True)
 class LegacyTable:
     source: str
     model_label: str
     columns: tuple[Column, ...]
     # The legacy column holding a "User" id, for the foreign-key checks.
     user_column: str | None = None
-    # Model fields computed in Python (build.py) from these legacy columns, appended in order.
+    # Model fields computed in Python (the `derive` hook) from these legacy columns, appended
+    # in order.
     derived_fields: tuple[str, ...] = ()
     derived_from: tuple[str, ...] = ()
     # Extra (Postgres expression, SQLite expression) pairs for the verification checksum.
     derived_checksums: tuple[tuple[str, str], ...] = ()
     # Extra (condition, message) checks in SQL on the legacy row, beyond the model's.
     extra_checks: tuple[tuple[str, str], ...] = field(default=())
+
+    # --- hooks: what the table needs beyond copying its columns (nothing, by default) ----------
+    # Checks across rows, in SQL on the source, after the per-row ones.
+    cross_row_checks: tuple[CrossRowCheck, ...] = ()
     # A legacy column checked in Python, after the SQL checks, by a function of its value's
     # UTF-8 bytes returning the problem or None (see LegacySource.problems).
     python_check: tuple[str, Callable[[bytes], str | None]] | None = None
+    # Work begun at the start of the run that the copy of this table waits for.
+    preparation: Preparation | None = None
+    # (streamed rows, what the preparation made or None) -> the rows with the derived fields'
+    # values appended.
+    derive: Callable[[Iterator[tuple], Any], Iterator[tuple]] | None = None
+    # A derived field whose value is a file (its .path and .size), written into an empty blob
+    # of its size a slice at a time (batches.BlobBatch): it is never whole in memory.
+    blob_field: str | None = None
+    # An SQL aggregate over the legacy table: bytes written beside the new database while the
+    # copy runs (the preparation's files), for the room check.
+    room_sql: str | None = None
+    # (conn, path of the new database) -> a context manager that registers on `conn` the SQL
+    # functions the SQLite half of derived_checksums calls.
+    checksum_functions: Callable[[sqlite3.Connection, Path], AbstractContextManager] | None = None
+    # Checks of the copied rows beyond the checksum.
+    copy_checks: tuple[CopyCheck, ...] = ()
 
     @property
     def model(self) -> type[models.Model]:
@@ -119,6 +185,11 @@ class LegacyTable:
     @property
     def source_id(self) -> str:
         return self.columns[0].source
+
+    @property
+    def checked_in_sql_alone(self) -> bool:
+        """Whether problem_sql() holds every check: a row it passes is a row the site takes."""
+        return not (self.cross_row_checks or self.python_check)
 
     # --- the site's constraints -----------------------------------------------------------
     def checks(self) -> list[tuple[str, str]]:
@@ -191,6 +262,84 @@ class LegacyTable:
         return f" || {_SEPARATOR_SQLITE} || ".join(parts)
 
 
+# --- the hooks' work, table by table ----------------------------------------------------------
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+# Emails equal once lower-cased the way SQLite's lower() does it: ASCII letters only. The earliest
+# account keeps its email; the later ones are the rows the site rejects.
+_EMAILS_DIFFERING_ONLY_IN_CASE = CrossRowCheck(
+    message="email differs only in case from an earlier user's email",
+    sql=f"""
+        SELECT id, 'same as user ' || kept FROM (
+            SELECT t.id, first_value(t.id) OVER w AS kept, row_number() OVER w AS n
+            FROM "User" t
+            WHERE t.email IS NOT NULL AND NOT (t.id = ANY(%(skip)s))
+            WINDOW w AS (
+                PARTITION BY translate(t.email, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}')
+                ORDER BY t."createdAt", t.id COLLATE "C"
+            )
+        ) d WHERE n > 1 ORDER BY id COLLATE "C"
+    """,
+)
+
+
+def _with_session_payloads(rows: Iterator[tuple], _prepared: None) -> Iterator[tuple]:
+    """Each session with the Django session payload that signs its user in."""
+    payloads = SessionPayloads()
+    for row in rows:
+        yield (*row, payloads.encode(row[1]))
+
+
+def _sessions_not_naming_their_user(conn: sqlite3.Connection) -> list[str]:
+    """Every migrated session must decode, with the current SECRET_KEY, to its own user."""
+    payloads = SessionPayloads()
+    user_column = SESSIONS.model_field("user").column
+    bad = []
+    query = (
+        f"SELECT session_key, {quote(user_column)}, session_data FROM {quote(SESSIONS.db_table)}"
+    )
+    for key, user_id, data in conn.execute(query):
+        if payloads.user_id(data) != user_id:
+            bad.append(key)
+    return bad
+
+
+def _call_data_url_problem(url: bytes) -> str | None:
+    """Only a canonical data URL can be stored as bytes and rebuilt into the identical string."""
+    limit = CALLS.model_field("audio_mime_type").max_length
+    return data_url_problem(url, max_mime_length=limit)
+
+
+def _decode_recordings(source, folder: Path) -> Recordings:
+    return Recordings(source, folder, table=CALLS, column="base64")
+
+
+def _with_recordings(rows: Iterator[tuple], recordings) -> Iterator[tuple]:
+    return with_recordings(rows, recordings=recordings or {})
+
+
+@contextmanager
+def _md5_of_recordings(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
+    """md5_data_url(mime, rowid) on `conn`: the md5 of the call's original data URL, rebuilt
+    from its stored audio. The audio is read from its blob a slice at a time, on a connection
+    of its own: never whole in memory (as a SQL function's argument it would be, twice)."""
+    blobs = sqlite3.connect(path)
+    audio = CALLS.model_field("audio").column
+
+    def md5_of_call(mime: str | None, rowid: int) -> str | None:
+        if mime is None:
+            return None
+        with blobs.blobopen(CALLS.db_table, audio, rowid, readonly=True) as blob:
+            return md5_data_url(mime, iter(partial(blob.read, ENCODE_SLICE), b""))
+
+    conn.create_function("md5_data_url", 2, md5_of_call)
+    try:
+        yield
+    finally:
+        blobs.close()
+
+
+# --- the tables --------------------------------------------------------------------------------
 USERS = LegacyTable(
     source="User",
     model_label="accounts.User",
@@ -205,6 +354,7 @@ USERS = LegacyTable(
         Column("createdAt", "created_at", timestamp=True),
         Column("updatedAt", "updated_at", timestamp=True),
     ),
+    cross_row_checks=(_EMAILS_DIFFERING_ONLY_IN_CASE,),
 )
 
 SESSIONS = LegacyTable(
@@ -218,14 +368,15 @@ SESSIONS = LegacyTable(
     ),
     user_column="userId",
     derived_fields=("session_data",),
+    derive=_with_session_payloads,
+    copy_checks=(
+        CopyCheck(
+            label="session payloads",
+            failure="do not name their user",
+            find=_sessions_not_naming_their_user,
+        ),
+    ),
 )
-
-
-def _call_data_url_problem(url: bytes) -> str | None:
-    """Only a canonical data URL can be stored as bytes and rebuilt into the identical string."""
-    limit = CALLS.model_field("audio_mime_type").max_length
-    return data_url_problem(url, max_mime_length=limit)
-
 
 CALLS = LegacyTable(
     source="Call",
@@ -247,6 +398,16 @@ CALLS = LegacyTable(
     derived_checksums=(('md5("base64")', "md5_data_url(audio_mime_type, rowid)"),),
     extra_checks=(('t."base64" IS NULL', sql_string("base64 is missing (NULL)")),),
     python_check=("base64", _call_data_url_problem),
+    preparation=Preparation(
+        start=_decode_recordings,
+        folder="recordings",
+        done="Decoded the calls' recordings and found their durations",
+    ),
+    derive=_with_recordings,
+    blob_field="audio",
+    # The recordings, decoded into files beside the new database while it is built.
+    room_sql='coalesce(sum(octet_length("base64")), 0)::bigint * 3 / 4',
+    checksum_functions=_md5_of_recordings,
 )
 
 POST_READS = LegacyTable(
@@ -262,15 +423,19 @@ POST_READS = LegacyTable(
     user_column="userId",
 )
 
-# The order of the checks and reports: users first, as the other tables' rows whose user is
-# rejected are rejected too.
-LEGACY_TABLES = (USERS, SESSIONS, CALLS, POST_READS)
+# The tables whose rows name a user (user_column): a row whose user is rejected is rejected too.
+USER_ROWS = (SESSIONS, CALLS, POST_READS)
+# The order of the checks and reports: the users first, for the tables that name them.
+LEGACY_TABLES = (USERS, *USER_ROWS)
 # The order of the copy: the largest table first; then the calls, whose recordings (up to 10 MB
 # each) go in while memory is free; then the longest part of the verification, integrity_check
-# over the post reads and their indexes, runs while the small tables load (see the command).
-# Foreign keys are not enforced during the copy; foreign_key_check proves them once all is in.
-LOAD_ORDER = (POST_READS, CALLS, USERS, SESSIONS)
-# The table whose integrity_check starts as soon as it and the calls are in.
+# over the post reads and their indexes, starts and runs while the small tables load (see
+# Migration.copy). Foreign keys are not enforced during the copy; foreign_key_check proves them
+# once all is in.
+LOADED_BEFORE_THE_CHECK = (POST_READS, CALLS)
+LOADED_WHILE_IT_RUNS = (USERS, SESSIONS)
+LOAD_ORDER = LOADED_BEFORE_THE_CHECK + LOADED_WHILE_IT_RUNS
+# The table whose integrity_check runs while the last tables load.
 CHECKED_DURING_THE_COPY = POST_READS
 # Prisma's bookkeeping: no site data in it.
 ORM_BOOKKEEPING = "_prisma_migrations"

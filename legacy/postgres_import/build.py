@@ -29,6 +29,7 @@ from contextlib import (
     nullcontext,
     suppress,
 )
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -38,7 +39,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from . import ImportRefused
 from .batches import (
-    CallBatch,
+    BlobBatch,
     ChunkBatch,
     MultiRowInsert,
     RowBatch,
@@ -46,11 +47,9 @@ from .batches import (
     in_bulk,
     stream_batches,
 )
-from .conversions import SessionPayloads
 from .progress import Progress
-from .recordings import Recording
 from .source import LegacySource
-from .tables import CALLS, SESSIONS, LegacyTable, quote
+from .tables import LegacyTable, quote
 
 META = "postgres_import_meta"
 PROGRESS = "postgres_import_progress"
@@ -111,6 +110,15 @@ def default_database_at(path: Path):
         connection.settings_dict["NAME"] = saved
 
 
+@dataclass(frozen=True)
+class TableProgress:
+    """How far the copy of one table has come, as its last committed transaction recorded."""
+
+    last_id: str | None  # the last id copied, in byte order; None before the first batch
+    rows: int
+    done: bool
+
+
 class BuildFile:
     def __init__(
         self, path: Path, conn: sqlite3.Connection, *, resumed: bool, adopted: bool = False
@@ -165,11 +173,11 @@ class BuildFile:
         return cls(path, conn, resumed=False)
 
     # --- state ----------------------------------------------------------------------------
-    def state(self, table: LegacyTable) -> tuple[str | None, int, bool]:
+    def state(self, table: LegacyTable) -> TableProgress:
         last_id, rows, done = self.conn.execute(
             f"SELECT last_id, rows, done FROM {PROGRESS} WHERE name = ?", (table.source,)
         ).fetchone()
-        return last_id, rows, bool(done)
+        return TableProgress(last_id=last_id, rows=rows, done=bool(done))
 
     @property
     def complete(self) -> bool:
@@ -190,14 +198,14 @@ class BuildFile:
         progress: Progress,
         batch_rows: int,
         batches: Iterator[list[tuple]] | None = None,
-        recordings: dict[str, Recording] | None = None,
+        prepared=None,
     ) -> None:
         """Copy `table` from `source`, resuming after the last committed id. `batches`, when
-        given, is that table's stream, opened earlier by stream(); `recordings` are the calls'
-        (see recordings.py)."""
-        last_id, rows_done, done = self.state(table)
-        if done:
-            progress.write(f"{table.label}: already copied ({rows_done:,} rows)")
+        given, is that table's stream, opened earlier by stream(); `prepared` is what the
+        table's preparation made, for its `derive` hook (see tables.py)."""
+        state = self.state(table)
+        if state.done:
+            progress.write(f"{table.label}: already copied ({state.rows:,} rows)")
             return
         columns, extras = columns_with_defaults(table)
         column_list = ", ".join(quote(c) for c in columns)
@@ -208,7 +216,7 @@ class BuildFile:
             else self.stream(
                 table, source=source, skipped_ids=skipped_ids, batch_rows=batch_rows
             ) as prefetched,
-            progress.table(table.label, total=expected, done=rows_done) as counter,
+            progress.table(table.label, total=expected, done=state.rows) as counter,
         ):
             if in_bulk(table):
                 chunks = iter(prefetched)
@@ -219,27 +227,29 @@ class BuildFile:
 
             else:
                 placeholders = ["?"] * len(columns)
-                if table is CALLS:
-                    # The recording is written into an empty blob of its size (CallBatch).
-                    audio = columns.index(table.model_field("audio").column)
-                    placeholders[audio] = "zeroblob(?)"
+                if table.blob_field is not None:
+                    # The file is written into an empty blob of its size (BlobBatch).
+                    blob = columns.index(table.model_field(table.blob_field).column)
+                    placeholders[blob] = "zeroblob(?)"
                 insert = (
                     f"INSERT INTO {quote(table.db_table)} ({column_list}) "
                     f"VALUES ({', '.join(placeholders)})"
                 )
-                rows = self._derive(table, itertools.chain.from_iterable(prefetched), recordings)
+                rows = itertools.chain.from_iterable(prefetched)
+                if table.derive is not None:
+                    rows = table.derive(rows, prepared)
                 if extras:
                     rows = (row + extras() for row in rows)
 
                 def next_batch():
-                    if table is not CALLS:
+                    if table.blob_field is None:
                         return RowBatch(rows, insert=insert, max_rows=batch_rows)
-                    return CallBatch(
+                    return BlobBatch(
                         rows,
                         insert=insert,
                         db_table=table.db_table,
-                        column=columns[audio],
-                        audio=audio,
+                        column=columns[blob],
+                        blob=blob,
                         max_rows=batch_rows,
                     )
 
@@ -279,16 +289,9 @@ class BuildFile:
             table,
             source=source,
             skipped_ids=skipped_ids,
-            after_id=self.state(table)[0],
+            after_id=self.state(table).last_id,
             batch_rows=batch_rows,
         )
-
-    def _derive(self, table: LegacyTable, rows: Iterator[tuple], recordings):
-        if table is SESSIONS:
-            return _with_session_payloads(rows, payloads=SessionPayloads())
-        if table is CALLS:
-            return _with_recordings(rows, recordings=recordings or {})
-        return rows
 
     # --- finishing ------------------------------------------------------------------------
     def rebuild_indexes(self, table: LegacyTable) -> int:
@@ -454,20 +457,3 @@ def _secondary_indexes(conn: sqlite3.Connection, db_table: str) -> list[tuple[st
         ).fetchone()
         found.append((name, sql))
     return found
-
-
-def _with_session_payloads(rows: Iterator[tuple], *, payloads: SessionPayloads):
-    for row in rows:
-        yield (*row, payloads.encode(row[1]))
-
-
-def _with_recordings(rows: Iterator[tuple], *, recordings: dict[str, Recording]):
-    """Each call with its recording (see batches.CallBatch), MIME type and duration."""
-    for row in rows:
-        recording = recordings.get(row[0])
-        if recording is None:
-            raise ImportRefused(
-                f'Call {row[0]}: its "base64" column was not a recording when it was read; the '
-                "source changed during the run."
-            )
-        yield (*row, recording, recording.mime_type, recording.duration_seconds)

@@ -1,8 +1,10 @@
 """Moving the old Postgres site's data into the site's SQLite database (migrate_from_postgres).
 
-The pieces, in the order the command uses them:
+The pieces, in the order the run uses them:
 
-- tables.py   what each legacy table becomes: columns, conversions, the site's constraints
+- migration.py the run itself, one method per step (the command only parses its arguments)
+- tables.py   what each legacy table becomes: columns, conversions, the site's constraints, and
+              its hooks (checks across rows, values computed in Python, work begun beforehand)
 - source.py   the Postgres side: connecting, schema check, counts, problem rows, streaming
 - build.py    the new SQLite file, built beside the live one, resumable after a kill
 - batches.py  Postgres's rows read ahead in a thread, inserted in large transactions

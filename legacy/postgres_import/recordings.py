@@ -3,16 +3,22 @@ durations, while the rest of the copy runs."""
 
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from calls import audio as call_audio
 
+from . import ImportRefused
 from .conversions import decode_data_url_into
-from .source import LegacySource
-from .tables import CALLS
+
+# Type names only: tables.py imports this module, and source.py imports tables.py.
+if TYPE_CHECKING:
+    from .source import LegacySource
+    from .tables import LegacyTable
 
 
 @dataclass
@@ -24,8 +30,8 @@ class Recording:
 
 
 class Recordings:
-    """Every call's recording decoded into a file of `folder`, with its MIME type and duration,
-    by a thread of its own.
+    """Every call's recording (the data URL in `column` of `table`) decoded into a file of
+    `folder`, with its MIME type and duration, by a thread of its own.
 
     Started as soon as the run has its snapshot, it works through the data URLs one at a time
     on a connection of its own while the rows are checked and the post reads load, decoding
@@ -37,8 +43,10 @@ class Recordings:
     the folder is removed on leaving.
     """
 
-    def __init__(self, source: LegacySource, folder: Path):
+    def __init__(self, source: "LegacySource", folder: Path, *, table: "LegacyTable", column: str):
         self.folder = folder
+        self.table = table
+        self.column = column
         self.found: dict[str, Recording] = {}
         self.error: BaseException | None = None
         self.probing = all(
@@ -61,7 +69,7 @@ class Recordings:
         try:
             shutil.rmtree(self.folder, ignore_errors=True)  # a killed run's leftovers
             self.folder.mkdir()
-            with self._source.raw_values(CALLS, "base64", skipped_ids=[]) as data_urls:
+            with self._source.raw_values(self.table, self.column, skipped_ids=[]) as data_urls:
                 pending: list[Recording] = []
                 for index, (call_id, url) in enumerate(data_urls):
                     if self._stop.is_set():
@@ -126,3 +134,15 @@ class Recordings:
                 + (" …" if len(unreadable) > 10 else "")
             )
         return self.found
+
+
+def with_recordings(rows: Iterator[tuple], *, recordings: dict[str, Recording]):
+    """Each call with its recording (see batches.BlobBatch), MIME type and duration."""
+    for row in rows:
+        recording = recordings.get(row[0])
+        if recording is None:
+            raise ImportRefused(
+                f'Call {row[0]}: its "base64" column was not a recording when it was read; the '
+                "source changed during the run."
+            )
+        yield (*row, recording, recording.mime_type, recording.duration_seconds)

@@ -3,8 +3,9 @@
 import sqlite3
 from types import SimpleNamespace
 
-from litesite.postgres_import import build as build_module
-from litesite.postgres_import.build import META, PROGRESS, BuildFile
+from legacy.postgres_import import build as build_module
+from legacy.postgres_import.build import META, PROGRESS, BuildFile, TableProgress
+from legacy.postgres_import.tables import USERS
 
 
 def test_a_build_file_made_but_never_started_is_taken_up_by_the_next_run(tmp_path):
@@ -44,3 +45,23 @@ def test_a_work_folder_without_room_for_the_copy_is_named_with_the_sizes(tmp_pat
         "recordings decoded while it runs) and only 500 MB are free: free some space or choose "
         "another --work-dir"
     )
+
+
+def test_a_tables_progress_reads_back_by_name(tmp_path):
+    path = tmp_path / "site.postgres-import.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE accounts_user (id TEXT PRIMARY KEY)")
+        build_module._prepare(conn)
+    build = BuildFile.open(path, fingerprint="this run", write=print)
+    try:
+        assert build.state(USERS) == TableProgress(last_id=None, rows=0, done=False)
+        build.conn.execute(
+            f"UPDATE {PROGRESS} SET last_id = 'u-9', rows = 3, done = 1 WHERE name = ?",
+            (USERS.source,),
+        )
+
+        progress = build.state(USERS)
+
+        assert (progress.last_id, progress.rows, progress.done) == ("u-9", 3, True)
+    finally:
+        build.close()

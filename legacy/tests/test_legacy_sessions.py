@@ -11,10 +11,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from accounts.legacy_sessions import LEGACY_COOKIE_NAME, unsign_legacy_cookie
 from accounts.models import Session, User
+from legacy.postgres_import.conversions import SessionPayloads
+from legacy.sessions import LEGACY_COOKIE_NAME, unsign_legacy_cookie
 from litesite import litefs
-from litesite.postgres_import.conversions import SessionPayloads
 
 SECRET = "kcd-legacy-secret"
 LEGACY_ID = "3c3f8f5e-6d0b-4a7e-9d6e-2b1f0c9a7e41"

@@ -16,13 +16,12 @@ others grow. On the benchmark's 480,000 post reads that part is 2.6 s of the che
 import sqlite3
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-from .conversions import ENCODE_SLICE, SessionPayloads, md5_data_url
 from .source import LegacySource, md5_lines
-from .tables import CALLS, LEGACY_TABLES, SESSIONS, LegacyTable, quote
+from .tables import LEGACY_TABLES, CopyCheck, LegacyTable, quote
 
 
 @dataclass
@@ -45,7 +44,8 @@ class Verification:
     foreign_key_errors: list[tuple] = field(default_factory=list)
     integrity: list[str] = field(default_factory=list)
     integrity_parts: int = 0
-    session_errors: list[str] = field(default_factory=list)
+    # The tables' copy_checks that found rows failing them, with those rows' keys.
+    failed_copy_checks: list[tuple[CopyCheck, list[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +53,7 @@ class Verification:
             all(check.ok for check in self.tables)
             and not self.foreign_key_errors
             and self.integrity == ["ok"]
-            and not self.session_errors
+            and not self.failed_copy_checks
         )
 
     def lines(self) -> list[str]:
@@ -74,8 +74,8 @@ class Verification:
             f"integrity_check: {'; '.join(self.integrity[:5])} "
             f"({self.integrity_parts} tables with their indexes, and quick_check of the file)"
         )
-        if self.session_errors:
-            out.append(f"session payloads: {len(self.session_errors)} do not name their user")
+        for check, keys in self.failed_copy_checks:
+            out.append(f"{check.label}: {len(keys)} {check.failure}")
         return out
 
 
@@ -89,7 +89,7 @@ def verify(
 ) -> Verification:
     """All checks at once: integrity_check, the longest, starts first in its own thread (in C,
     without the GIL); Postgres computes its checksums in its own process (already under way
-    when `source_checksums` holds them: the command starts them while the copy runs), and this
+    when `source_checksums` holds them: the run starts them while the copy runs), and this
     thread hashes the SQLite side, then runs the other checks. `checked_tables` holds the
     integrity checks of tables already started (see check_table_integrity)."""
     result = Verification()
@@ -115,7 +115,10 @@ def verify(
         conn = sqlite3.connect(path)
         try:
             result.foreign_key_errors = conn.execute("PRAGMA foreign_key_check").fetchall()
-            result.session_errors = _sessions_not_naming_their_user(conn)
+            for table in LEGACY_TABLES:
+                for check in table.copy_checks:
+                    if keys := check.find(conn):
+                        result.failed_copy_checks.append((check, keys))
         finally:
             conn.close()
         result.integrity, result.integrity_parts = integrity.result()
@@ -179,43 +182,18 @@ def _pragma(path: Path, pragma: str, *, cache_kb: int = FINAL_CHECKS_CACHE_KB) -
 
 def _sqlite_checksum(path: Path, table: LegacyTable) -> tuple[int, str]:
     conn = sqlite3.connect(path)
-    # A recording is read from its blob a slice at a time, on a connection of its own: never
-    # whole in memory (as a SQL function's argument it would be, twice).
-    blobs = sqlite3.connect(path)
-    audio = CALLS.model_field("audio").column
-
-    def md5_of_call(mime: str | None, rowid: int) -> str | None:
-        if mime is None:
-            return None
-        with blobs.blobopen(CALLS.db_table, audio, rowid, readonly=True) as blob:
-            return md5_data_url(mime, iter(partial(blob.read, ENCODE_SLICE), b""))
-
-    conn.create_function("md5_data_url", 2, md5_of_call)
+    functions = table.checksum_functions(conn, path) if table.checksum_functions else nullcontext()
     try:
-        cursor = conn.execute(
-            f"SELECT {table.checksum_sqlite()} FROM {quote(table.db_table)} "
-            f"ORDER BY {quote(table.pk_column)}"
-        )
+        with functions:
+            cursor = conn.execute(
+                f"SELECT {table.checksum_sqlite()} FROM {quote(table.db_table)} "
+                f"ORDER BY {quote(table.pk_column)}"
+            )
 
-        def chunks():
-            while rows := cursor.fetchmany(20_000):
-                yield [row[0] for row in rows]
+            def chunks():
+                while rows := cursor.fetchmany(20_000):
+                    yield [row[0] for row in rows]
 
-        return md5_lines(chunks())
+            return md5_lines(chunks())
     finally:
         conn.close()
-        blobs.close()
-
-
-def _sessions_not_naming_their_user(conn: sqlite3.Connection) -> list[str]:
-    """Every migrated session must decode, with the current SECRET_KEY, to its own user."""
-    payloads = SessionPayloads()
-    user_column = SESSIONS.model_field("user").column
-    bad = []
-    query = (
-        f"SELECT session_key, {quote(user_column)}, session_data FROM {quote(SESSIONS.db_table)}"
-    )
-    for key, user_id, data in conn.execute(query):
-        if payloads.user_id(data) != user_id:
-            bad.append(key)
-    return bad

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from litesite.postgres_import.conversions import (
+from legacy.postgres_import.conversions import (
     ENCODE_SLICE,
     NOT_A_DATA_URL,
     NOT_CANONICAL,

@@ -18,16 +18,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import import_module
 from pathlib import Path
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from litesite.postgres_import.source import LegacySource
-from litesite.postgres_import.tables import POST_READS
-from litesite.postgres_import.verify import check_table_integrity, verify
-from litesite.tests import pg_server
-from litesite.tests.pg_server import (
+from legacy.postgres_import.source import LegacySource
+from legacy.postgres_import.tables import POST_READS
+from legacy.postgres_import.verify import check_table_integrity, verify
+from legacy.tests.pg_server import (
     PROJECT_DIR,
     command_env,
     insert_call,
@@ -39,9 +37,6 @@ from litesite.tests.pg_server import (
 )
 
 pytestmark = pytest.mark.postgres
-# The fixtures this module uses, from the Postgres fixture module.
-postgres_server = pg_server.postgres_server
-legacy_source = pg_server.legacy_source
 
 UTC = dt.UTC
 
@@ -78,12 +73,6 @@ def migrated_site_database(folder: Path, *, env: dict | None = None) -> Path:
 
 def data_url(mime: str, audio: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(audio).decode()}"
-
-
-@pytest.fixture
-def legacy(legacy_source):
-    with psycopg.connect(legacy_source, autocommit=True) as conn:
-        yield legacy_source, conn
 
 
 def test_every_column_round_trips_into_sqlite(legacy, tmp_path):

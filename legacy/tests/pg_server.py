@@ -5,8 +5,8 @@ system user (in a directory that user owns); anyone else runs them as themselves
 listens on 127.0.0.1 on a free port with password authentication (so a wrong password really
 is refused), keeps no Unix socket, and is stopped and deleted afterwards.
 
-Tests use the `postgres_server` fixture (one server per test session) and `legacy_source`
-(a fresh database per test holding the old site's schema).
+The tests' fixtures (conftest.py beside this module) start one per test session; the benchmark
+(legacy/bench/migrate.py) starts its own.
 """
 
 import glob
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-import pytest
 
 SUPERUSER = "postgres"
 PASSWORD = "litesite-test-password"
@@ -146,25 +145,6 @@ def start_postgres(*, settings: dict[str, str] | None = None) -> PostgresServer:
         ]
     )
     return PostgresServer(data_dir=data_dir, port=port, bin_dir=bin_dir)
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    server = start_postgres()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def legacy_source(postgres_server):
-    """A fresh database with the old site's schema; yields its connection URL."""
-    name = postgres_server.create_database()
-    try:
-        yield postgres_server.url(name)
-    finally:
-        postgres_server.drop_database(name)
 
 
 # --- Rows of the old site, for tests ------------------------------------------------------------

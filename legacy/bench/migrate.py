@@ -1,8 +1,9 @@
 """Benchmark: migrate_from_postgres against `db-to-sqlite --all` on the same real Postgres.
 
-    .venv/bin/python bench/migrate.py [--reads 480000] [--users 8000] [--sessions 9000] [--calls 30]
+    .venv/bin/python legacy/bench/migrate.py [--reads 480000] [--users 8000] [--sessions 9000]
+        [--calls 30] [--call-seconds 25] [--ours-only]
 
-Starts a throwaway PostgreSQL server (as litesite/tests/pg_server.py does for the tests), fills
+Starts a throwaway PostgreSQL server (as legacy/tests/pg_server.py does for the tests), fills
 it with the old site's schema and 480,000 post reads, 8,000 users, 9,000 sessions and 30 calls of
 about 1.5 MB of base64 each, then times, in one run and on the same source:
 
@@ -26,10 +27,10 @@ from pathlib import Path
 
 import psycopg
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from litesite.tests.pg_server import sine_recording, start_postgres  # noqa: E402
+from legacy.tests.pg_server import sine_recording, start_postgres  # noqa: E402
 
 TOOLS_VENV = PROJECT_DIR / "var" / "bench" / "db-to-sqlite-venv"
 

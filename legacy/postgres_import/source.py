@@ -25,10 +25,9 @@ from psycopg import sql as pgsql
 from psycopg.conninfo import conninfo_to_dict
 
 from . import ImportRefused
-from .tables import LEGACY_TABLES, ORM_BOOKKEEPING, USERS, LegacyTable, quote, sql_string
+from .tables import LEGACY_TABLES, ORM_BOOKKEEPING, LegacyTable, quote, sql_string
 
 TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
-_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 CONNECT_TIMEOUT_SECONDS = 10
 T = TypeVar("T")
 
@@ -176,17 +175,20 @@ class LegacySource:
 
     def room_needed(self) -> int:
         """Bytes the copy needs on disk, roughly: the new database takes about what the tables
-        take in Postgres, and the recordings are also decoded into files while it runs.
-        (Both sizes are read from Postgres's bookkeeping: no row is read.)"""
+        take in Postgres, plus what the tables' room_sql says is written beside it (the
+        recordings, decoded into files while it runs)."""
         tables = ", ".join(sql_string(quote(table.source)) for table in LEGACY_TABLES)
         (size,) = self.conn.execute(
             f"SELECT sum(pg_total_relation_size(name::regclass))::bigint "
             f"FROM unnest(ARRAY[{tables}]) name"
         ).fetchone()
-        (encoded,) = self.conn.execute(
-            'SELECT coalesce(sum(octet_length("base64")), 0)::bigint FROM "Call"'
-        ).fetchone()
-        return int(size) + int(encoded) * 3 // 4
+        for table in LEGACY_TABLES:
+            if table.room_sql:
+                (beside,) = self.conn.execute(
+                    f"SELECT {table.room_sql} FROM {quote(table.source)}"
+                ).fetchone()
+                size += beside
+        return int(size)
 
     # --- counting and checking ------------------------------------------------------------
     def count(self, table: LegacyTable) -> int:
@@ -202,8 +204,12 @@ class LegacySource:
         )
         rows = self.conn.execute(query, {"skipped_users": skipped_users}).fetchall()
         found = [Problem(table.source, row_id, message) for row_id, message in rows]
-        if table is USERS:
-            found += self._case_duplicate_emails(skip={p.id for p in found})
+        for check in table.cross_row_checks:
+            rows = self.conn.execute(check.sql, {"skip": sorted({p.id for p in found})}).fetchall()
+            found += [
+                Problem(table.source, row_id, check.message, detail=detail)
+                for row_id, detail in rows
+            ]
         if table.python_check:
             found = sorted(
                 found + self._python_problems(table, skip=[p.id for p in found]),
@@ -246,35 +252,6 @@ class LegacySource:
             cursor.execute(query, {"skip": skipped_ids})
             yield iter(cursor)
 
-    def _case_duplicate_emails(self, *, skip: set[str]) -> list[Problem]:
-        """Emails equal once lower-cased the way SQLite's lower() does it: ASCII letters only.
-
-        The earliest account keeps its email; the later ones are the rows the site rejects.
-        """
-        rows = self.conn.execute(
-            f"""
-            SELECT id, kept FROM (
-                SELECT t.id, first_value(t.id) OVER w AS kept, row_number() OVER w AS n
-                FROM "User" t
-                WHERE t.email IS NOT NULL AND NOT (t.id = ANY(%(skip)s))
-                WINDOW w AS (
-                    PARTITION BY translate(t.email, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}')
-                    ORDER BY t."createdAt", t.id COLLATE "C"
-                )
-            ) d WHERE n > 1 ORDER BY id COLLATE "C"
-            """,
-            {"skip": sorted(skip)},
-        ).fetchall()
-        return [
-            Problem(
-                "User",
-                row_id,
-                "email differs only in case from an earlier user's email",
-                detail=f"same as user {kept}",
-            )
-            for row_id, kept in rows
-        ]
-
     def rejected_rows(self, table: LegacyTable, ids: list[str]) -> Iterator[tuple[str, dict]]:
         """The complete legacy rows, for --skip-invalid FILE: nothing is lost."""
         query = (
@@ -305,7 +282,7 @@ class LegacySource:
         own SQL checks, in this same snapshot: the very rows problems() would not report, so
         the query can start before the checks are in (see HeadStart).
         """
-        if skipped_users is not None and (table is USERS or table.python_check):
+        if skipped_users is not None and not table.checked_in_sql_alone:
             raise ValueError(f"{table.label} has checks that problem_sql() does not hold")
         id_col = f"t.{quote(table.source_id)}"
         where = [f"NOT ({id_col} = ANY(%(skipped)s))"]

@@ -1,10 +1,8 @@
 """migrate_from_postgres on bad input: one sentence saying what to fix, exit 1, nothing written."""
 
-import psycopg
 import pytest
 
-from litesite.tests import pg_server
-from litesite.tests.pg_server import (
+from legacy.tests.pg_server import (
     free_port,
     insert_call,
     insert_post_read,
@@ -13,9 +11,6 @@ from litesite.tests.pg_server import (
 )
 
 pytestmark = pytest.mark.postgres
-# The fixtures this module uses, from the Postgres fixture module.
-postgres_server = pg_server.postgres_server
-legacy_source = pg_server.legacy_source
 
 
 def assert_refused_without_writing(result, tmp_path, *fragments: str) -> None:
@@ -24,12 +19,6 @@ def assert_refused_without_writing(result, tmp_path, *fragments: str) -> None:
         assert fragment in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
-
-
-@pytest.fixture
-def legacy(legacy_source):
-    with psycopg.connect(legacy_source, autocommit=True) as conn:
-        yield legacy_source, conn
 
 
 def test_no_source_at_all_is_refused_with_how_to_give_one(tmp_path):
