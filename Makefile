@@ -1,6 +1,7 @@
 # Two commands for a fresh machine:
 #   make serve   install into .venv, migrate both databases, serve http://127.0.0.1:8000
-#   make test    install into .venv (and Chromium + ffmpeg when missing), run the whole test suite
+#   make test    install into .venv (and Chromium + ffmpeg when missing), check the import
+#                contracts (lint-imports), run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,4 +27,5 @@ serve: migrate
 test:
 	scripts/system-deps
 	$(MAKE) $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest

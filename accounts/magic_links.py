@@ -39,7 +39,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.client_ip import client_network
 from accounts.models import MagicLink
-from blog.reads import claim_anonymous_reads
 from litesite import litefs
 
 logger = logging.getLogger(__name__)
@@ -242,6 +241,9 @@ def consume_link(*, token: str, browser_key: str) -> MagicLink:
 
 
 def sign_in(*, request, user) -> None:
-    """Start a session for `user` and give them the reads this browser made anonymously."""
+    """Start a session for `user`.
+
+    Django's `login()` sends `user_logged_in` with the request: other apps react there (the
+    blog moves this browser's anonymous reads to the account, see blog/apps.py).
+    """
     login(request, user, backend="accounts.backends.MagicLinkBackend")
-    claim_anonymous_reads(client_id=request.client_id, user=user)

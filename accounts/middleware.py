@@ -68,7 +68,7 @@ class ClientIdMiddleware:
     """Gives every visitor a long-lived `client_id` cookie and `request.client_id`.
 
     Anonymous post reads are recorded against this id and moved to the account at sign-in
-    (blog.reads.claim_anonymous_reads). Issuing it writes nothing to the database.
+    (the blog's `user_logged_in` receiver). Issuing it writes nothing to the database.
     """
 
     def __init__(self, get_response):

@@ -14,7 +14,6 @@ from accounts import client_ip, magic_links
 from accounts.forms import DeleteAccountForm, FirstNameForm, OnboardingForm, SignInForm
 from accounts.models import Session, User
 from accounts.personal_data import delete_personal_data, export_personal_data
-from blog.models import PostRead
 
 # Session key holding {"email", "next", "until"} between a used link and the onboarding form.
 ONBOARDING_KEY = "accounts.onboarding"
@@ -22,7 +21,6 @@ ONBOARDING_KEY = "accounts.onboarding"
 # account: onboarding has to be finished within this many seconds.
 ONBOARDING_SECONDS = 60 * 60
 REFUSED_STATUS = {"expired": 410, "used": 410, "tampered": 400, "foreign-browser": 403}
-READS_SHOWN = 100
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -142,15 +140,12 @@ def sign_out(request):
 
 def _profile_context(request, **overrides):
     user = request.user
-    reads = PostRead.objects.filter(user=user).order_by("-created_at")
     context = {
         "name_form": FirstNameForm(instance=user),
         "other_sessions": Session.objects.for_user(user)
         .live()
         .other_than(request.session.session_key)
         .count(),
-        "reads": reads[:READS_SHOWN],
-        "reads_total": reads.count(),
     }
     return context | overrides
 

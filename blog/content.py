@@ -29,6 +29,7 @@ from django.urls import reverse
 
 from blog import compiler
 from cachedb.cachified import cachified
+from cachedb.lru import BoundedLRU
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +194,9 @@ class Catalog:
         # Computed once per change of the files, not per request.
         self.listed = [post for post in self.newest_first if post.listed]
         self.with_drafts = [post for post in self.newest_first if not post.unlisted]
-        # Results derived from these posts alone (recommendations), kept as long as they are.
-        self.memo: dict = {}
+        # Each post's related posts (blog/recommendations.py), worked out once per post for as
+        # long as this catalog is current; one entry per post at most.
+        self.related_by_slug: BoundedLRU[str, list[Post]] = BoundedLRU(len(posts))
 
     def get(self, slug: str) -> Post | None:
         return self.by_slug.get(slug) if is_valid_slug(slug) else None
@@ -311,7 +313,10 @@ def get_post(slug: str) -> Post | None:
 # A compile that failed is not tried again for this long (per process, per file content): a
 # post that hangs the compiler would otherwise start a new stuck thread on every request.
 FAILED_COMPILE_RETRY_SECONDS = 60
-_failed_compiles: dict[str, tuple[float, str]] = {}  # key -> (retry after, reason)
+# Bounded, so that a stream of broken edits cannot grow it without end.
+MAX_FAILED_COMPILES = 256
+# compiled()'s key -> (retry after, on the monotonic clock; the reason it failed)
+failed_compiles: BoundedLRU[str, tuple[float, str]] = BoundedLRU(MAX_FAILED_COMPILES)
 
 
 def compiled(post: Post) -> dict[str, Any]:
@@ -334,19 +339,19 @@ def compiled(post: Post) -> dict[str, Any]:
         )
 
     key = f"blog:post:{post.slug}:{post.file_hash}:{compiler.COMPILER_VERSION}"
-    failed = _failed_compiles.get(key)
+    failed = failed_compiles.get(key)
     if failed is not None and time.monotonic() < failed[0]:
         raise compiler.CompileError(failed[1])
     try:
         return cachified(key=key, get_fresh_value=compile_now, ttl=COMPILED_TTL)
     except (compiler.CompileError, OSError) as exc:
         logger.error("Post %s could not be compiled: %s", post.slug, exc)
-        _failed_compiles[key] = (time.monotonic() + FAILED_COMPILE_RETRY_SECONDS, str(exc))
+        failed_compiles.put(key, (time.monotonic() + FAILED_COMPILE_RETRY_SECONDS, str(exc)))
         raise compiler.CompileError(str(exc)) from exc
 
 
 def forget_failed_compiles() -> None:
-    _failed_compiles.clear()
+    failed_compiles.clear()
 
 
 def _open_no_follow(path: str, flags: int) -> int:

@@ -3,8 +3,8 @@
 Rendering Django templates is most of the cost of a warm blog page: the compiled post and the
 standings come from cachedb in microseconds. Fragments that depend only on their arguments are
 rendered once per distinct key; a change of any input makes a new key, so nothing is ever
-stale, and the memo is bounded (least recently used entries go first). In DEBUG nothing is
-remembered, so template edits show at once.
+stale, and each memo is bounded (cachedb.lru.BoundedLRU: least recently used entries go first).
+In DEBUG nothing is remembered, so template edits show at once.
 
 Whole pages are remembered only for anonymous visitors, who all see the same page for the same
 address: the key holds the full path (the sign-in link carries it as ?next=) and the view's own
@@ -17,8 +17,6 @@ show other per-request details to anonymous visitors, they belong in `anonymous_
 
 import json
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 
 from django.conf import settings
@@ -30,6 +28,7 @@ from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from blog.compiler import COMPILER_VERSION
+from cachedb.lru import BoundedLRU
 
 MAX_FRAGMENTS = 1024
 MAX_PAGES = 256
@@ -43,34 +42,17 @@ def hole(name: str) -> str:
     return f"{name}-hole-{_HOLE_SECRET}"
 
 
-class RenderMemo:
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple, str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_render(self, key: tuple, render_now: Callable[[], str]) -> str:
-        if settings.DEBUG:
-            return render_now()
-        with self._lock:
-            html = self._entries.get(key)
-            if html is not None:
-                self._entries.move_to_end(key)
-                return html
-        html = render_now()
-        with self._lock:
-            self._entries[key] = html
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return html
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+# Rendered template fragments, keyed by template and inputs (blog/templatetags/blog_fragments.py).
+rendered_fragments: BoundedLRU[tuple, str] = BoundedLRU(MAX_FRAGMENTS)
+# Whole pages as anonymous visitors see them, with holes for the per-request values.
+anonymous_pages: BoundedLRU[tuple, str] = BoundedLRU(MAX_PAGES)
 
 
-fragments = RenderMemo(MAX_FRAGMENTS)
-pages = RenderMemo(MAX_PAGES)
+def remembered(memo: BoundedLRU[tuple, str], key: tuple, render_now: Callable[[], str]) -> str:
+    """The HTML `memo` holds under `key`, or `render_now()` remembered there (not in DEBUG)."""
+    if settings.DEBUG:
+        return render_now()
+    return memo.get_or_compute(key, render_now)
 
 
 def post_page_key(*, post, standings, has_read, recommended, required_ms) -> tuple:
@@ -110,7 +92,7 @@ def render_page(
             template_name, {**context, **holes, "csrf_token": CSRF_HOLE}, request
         )
 
-    html = pages.get_or_render(anonymous_page_key(request, template_name, key), render_now)
+    html = remembered(anonymous_pages, anonymous_page_key(request, template_name, key), render_now)
     html = html.replace(CSRF_HOLE, get_token(request))
     for name, value in per_request.items():
         html = html.replace(hole(name), escape(value))

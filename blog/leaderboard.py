@@ -23,7 +23,6 @@ site) stays a single insert.
 import datetime as dt
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
@@ -79,36 +78,6 @@ def recent_reads_of_post_by_team(*, now: dt.datetime, slug: str) -> dict[str, in
     return {row["user__team"]: row["reads"] for row in rows}
 
 
-# One pass over the users, two probes each into the (user_id, created_at) index, which covers
-# both: no table row of blog_postread is read. Members who read in the last 6 months are active
-# by definition (6 months < 365 days), so summing over active members loses no recent read.
-OVERALL_SQL = """
-SELECT team, COUNT(*) AS active, SUM(recent) AS reads FROM (
-    SELECT member.team AS team, (
-        SELECT COUNT(*) FROM {reads} AS r WHERE r.user_id = member.id AND r.created_at >= %s
-    ) AS recent
-    FROM {users} AS member
-    WHERE EXISTS (
-        SELECT 1 FROM {reads} AS r WHERE r.user_id = member.id AND r.created_at >= %s
-    )
-) GROUP BY team
-"""
-
-
-def overall_counts_by_team(*, now: dt.datetime) -> tuple[dict[str, int], dict[str, int]]:
-    """(active members, recent reads) per team, in a single aggregate query."""
-    sql = OVERALL_SQL.format(reads=PostRead._meta.db_table, users=User._meta.db_table)
-    field = PostRead._meta.get_field("created_at")
-    params = [
-        field.get_db_prep_value(months_before(now, RECENT_MONTHS), connection),
-        field.get_db_prep_value(now - ACTIVE_WINDOW, connection),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {team: active for team, active, _ in rows}, {team: reads for team, _, reads in rows}
-
-
 def rank(*, active: dict[str, int], reads: dict[str, int]) -> dict[str, Any]:
     """Turn per-team counts into ordered standings and a leader (pure arithmetic)."""
     teams = []
@@ -134,38 +103,21 @@ def compute_overall(*, now: dt.datetime | None = None) -> dict[str, Any]:
     # Taken first: a change landing during the counts makes the entry look older than it is,
     # so it is recomputed once more, never trusted stale.
     version = standings_version()
-    active, reads = overall_counts_by_team(now=now or timezone.now())
+    now = now or timezone.now()
+    # One aggregate statement (PostReadManager.counts_by_team).
+    active, reads = PostRead.objects.counts_by_team(
+        recent_since=months_before(now, RECENT_MONTHS), active_since=now - ACTIVE_WINDOW
+    )
     standings = rank(active=active, reads=reads)
     standings["version"] = version
     return standings
-
-
-POST_STAMPS_SQL = (
-    "SELECT (SELECT MAX(created_at) FROM {reads} WHERE post_slug = %s),"
-    " (SELECT version FROM {versions} WHERE id = 1)"
-)
-
-
-def post_stamps(slug: str) -> tuple[str | None, int]:
-    """When the post was last read (as stored) and the standings version, in one statement:
-    one probe of the post_slug, created_at index and one primary-key lookup.
-
-    Plain SQL: this runs on every view of a post, and only serves as a version stamp.
-    """
-    sql = POST_STAMPS_SQL.format(
-        reads=PostRead._meta.db_table, versions=StandingsVersion._meta.db_table
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [slug])
-        latest_read, version = cursor.fetchone()
-    return latest_read, version or 0
 
 
 def compute_for_post(*, slug: str, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     # Taken first: a read landing during the counts below makes the entry look older than it
     # is, so it is recomputed once more, never trusted stale.
-    latest_read, version = post_stamps(slug)
+    latest_read, version = PostRead.objects.post_stamps(slug)
     standings = rank(
         active=active_members_by_team(now=now),
         reads=recent_reads_of_post_by_team(now=now, slug=slug),
@@ -188,7 +140,7 @@ def overall_standings() -> dict[str, Any]:
 
 
 def post_standings(*, slug: str) -> dict[str, Any]:
-    latest_read, version = post_stamps(slug)
+    latest_read, version = PostRead.objects.post_stamps(slug)
     return cachified(
         key=post_key(slug),
         get_fresh_value=lambda: compute_for_post(slug=slug),
@@ -200,19 +152,9 @@ def post_standings(*, slug: str) -> dict[str, Any]:
     )
 
 
-VERSION_SQL = "SELECT version FROM {table} WHERE id = 1"
-BUMP_SQL = (
-    "INSERT INTO {table} (id, version) VALUES (1, 1) "
-    "ON CONFLICT (id) DO UPDATE SET version = version + 1"
-)
-
-
 def standings_version() -> int:
     """The replicated change counter the cached standings are checked against (one PK lookup)."""
-    with connection.cursor() as cursor:
-        cursor.execute(VERSION_SQL.format(table=StandingsVersion._meta.db_table))
-        row = cursor.fetchone()
-    return row[0] if row else 0
+    return StandingsVersion.objects.current()
 
 
 def standings_changed() -> None:
@@ -220,5 +162,12 @@ def standings_changed() -> None:
 
     A write to the replicated database: call it in the transaction that made the change.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(BUMP_SQL.format(table=StandingsVersion._meta.db_table))
+    StandingsVersion.objects.bump()
+
+
+def standings_changed_by_deletion(sender, **kwargs) -> None:
+    """`post_delete` receiver for the user model, connected in blog/apps.py: a deleted user's
+    reads are gone with them (deleted by the account deletion, or ON DELETE CASCADE in the
+    admin), so they stop counting for their team. Django sends it inside the deletion's
+    transaction, as standings_changed() asks."""
+    standings_changed()

@@ -1,15 +1,18 @@
 """Recording and moving post reads."""
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from blog import leaderboard
-from blog.models import READ_WINDOW, PostRead, new_uuid
+from blog import content, leaderboard
+from blog.models import READ_WINDOW, PostRead
 
+# The profile lists this many of a reader's reads, newest first (and says how many there are).
+READS_LISTED = 100
 # The accounts app issues UUIDs; anything else in the cookie is not a client we know.
 CLIENT_ID = re.compile(r"[A-Za-z0-9-]{8,36}")
 
@@ -50,59 +53,27 @@ def reader_from_request(request) -> Reader:
 def record_read(*, reader: Reader, slug: str) -> bool:
     """Record that `reader` read post `slug`, unless they did within READ_WINDOW.
 
-    Returns whether a read was recorded. The check and the insert are one SQL statement, and
-    SQLite takes the write lock when a writing statement starts, so concurrent reports of the
-    same read queue behind each other and exactly one of them inserts.
+    Returns whether a read was recorded (PostReadManager.insert_unless_recent: one statement,
+    so concurrent reports of the same read record it exactly once).
     """
     if not reader.known:
         raise ValueError("an anonymous read needs a client_id")
+    user_id = None if reader.user is None else reader.user.pk
     # No lock of our own around the write: SQLite's busy timeout is the only wait, so a thread
     # blocked behind another writer is never held longer than the database itself would hold
     # it, and a lock held elsewhere ends in a 503 (litesite.errors), not a queue of threads.
-    if reader.user is None:
+    if user_id is None:
         # Anonymous reads never move a team: the statement is its own transaction.
-        return _insert_unless_recent(reader=reader, slug=slug)
+        return PostRead.objects.insert_unless_recent(
+            slug=slug, client_id=reader.client_id, now=timezone.now()
+        )
     with transaction.atomic():
-        recorded = _insert_unless_recent(reader=reader, slug=slug)
+        recorded = PostRead.objects.insert_unless_recent(
+            slug=slug, user_id=user_id, now=timezone.now()
+        )
         if recorded:
             leaderboard.standings_changed()
     return recorded
-
-
-# The hottest write of the site, in plain SQL: the ORM's query building cost several times the
-# statement itself. Same tables, columns and indexes as the PostRead model.
-# The reader's own index is named: without table statistics SQLite may otherwise pick the
-# post's index and walk every read of the post in the window.
-_INSERT_UNLESS_RECENT = (
-    "INSERT INTO blog_postread (id, created_at, user_id, client_id, post_slug) "
-    "SELECT %s, %s, %s, %s, %s WHERE NOT EXISTS ("
-    " SELECT 1 FROM blog_postread INDEXED BY {index}"
-    " WHERE {reader} AND post_slug = %s AND created_at >= %s"
-    ")"
-)
-_INSERT_FOR_USER = _INSERT_UNLESS_RECENT.format(
-    index="postread_user_created", reader="user_id = %s"
-)
-_INSERT_FOR_CLIENT = _INSERT_UNLESS_RECENT.format(
-    index="postread_client_slug_created", reader="client_id = %s AND user_id IS NULL"
-)
-
-
-def _insert_unless_recent(*, reader: Reader, slug: str) -> bool:
-    """One statement: insert a read unless the reader has one of `slug` within READ_WINDOW."""
-    now = timezone.now()
-    field = PostRead._meta.get_field("created_at")
-    since = field.get_db_prep_value(now - READ_WINDOW, connection)
-    user_id = None if reader.user is None else reader.user.pk
-    client_id = None if user_id is not None else reader.client_id
-    row = [new_uuid(), field.get_db_prep_value(now, connection), user_id, client_id, slug]
-    if user_id is not None:
-        sql, recent = _INSERT_FOR_USER, [user_id, slug, since]
-    else:
-        sql, recent = _INSERT_FOR_CLIENT, [client_id, slug, since]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, row + recent)
-        return cursor.rowcount == 1
 
 
 def claim_anonymous_reads(*, client_id: str, user) -> int:
@@ -136,3 +107,35 @@ def claim_anonymous_reads(*, client_id: str, user) -> int:
         moved = PostRead.objects.by_reader(client_id=client_id).update(user=user)
         leaderboard.standings_changed()
     return moved
+
+
+@dataclass(frozen=True)
+class ListedRead:
+    """One read on the reader's profile. `post` is None once the post is gone, or back in
+    draft for a reader who may not see drafts: then only the slug is left to show."""
+
+    slug: str
+    read_at: dt.datetime
+    post: content.Post | None
+
+
+def latest_reads(*, user, request, limit: int = READS_LISTED) -> tuple[list[ListedRead], int]:
+    """The user's `limit` newest reads, each with its post, and how many reads they have."""
+    reads = PostRead.objects.by_reader(user=user).order_by("-created_at")
+    catalog = content.catalog()
+    drafts_shown = content.can_see_drafts(request)
+    listed = []
+    for slug, read_at in reads.values_list("post_slug", "created_at")[:limit]:
+        post = catalog.get(slug)
+        if post is not None and post.draft and not drafts_shown:
+            post = None
+        listed.append(ListedRead(slug=slug, read_at=read_at, post=post))
+    return listed, reads.count()
+
+
+def claim_reads_at_sign_in(sender, *, request, user, **kwargs) -> None:
+    """`user_logged_in` receiver, connected in blog/apps.py: the reads this browser made
+    anonymously (its client_id, set by accounts' ClientIdMiddleware) move to the account."""
+    client_id = getattr(request, "client_id", None)
+    if client_id:
+        claim_anonymous_reads(client_id=client_id, user=user)

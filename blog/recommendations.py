@@ -12,16 +12,16 @@ def _score(post: Post, *, like: Post) -> int:
 
 def related(post: Post, *, catalog: Catalog) -> list[Post]:
     """Every listed post but this one, most related first. Worked out once per post and per
-    version of the files (the catalog is replaced when a file changes), not per request."""
-    memo = catalog.memo.get(("related", post.slug))
-    if memo is None:
-        memo = sorted(
+    version of the files (the catalog is replaced when a file changes), not per request: the
+    sort grows with the number of posts."""
+    return catalog.related_by_slug.get_or_compute(
+        post.slug,
+        lambda: sorted(
             (candidate for candidate in catalog.listed if candidate.slug != post.slug),
             key=lambda candidate: (_score(candidate, like=post), candidate.date),
             reverse=True,
-        )
-        catalog.memo[("related", post.slug)] = memo
-    return memo
+        ),
+    )
 
 
 def recommend(

@@ -1,8 +1,9 @@
 """Reading and writing `cachified()` entries: raw SQL on the kept-open cache connection.
 
-The hot path is `read()`: one prepared SELECT. When the in-process tier already holds a decoded
-copy, the SELECT passes that copy's stamp and SQLite returns NULL instead of the value, so a hit
-on a hot key neither transfers nor decodes the JSON.
+The hot path is `read()`: one prepared SELECT. When the in-process tier (the process's
+`decoded_entries`, a BoundedLRU of CACHEDB_MEMORY_ENTRIES) already holds a decoded copy, the SELECT
+passes that copy's stamp and SQLite returns NULL instead of the value, so a hit on a hot key
+neither transfers nor decodes the JSON; every read still asks the file, so the copy is never stale.
 
 JSON is the storage format (readable with any SQLite tool, and safe to load). Only values that come
 back exactly as they went in are accepted: dict with str keys, list, str, int, float (finite), bool,
@@ -16,7 +17,6 @@ import math
 import os
 import secrets
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from django.conf import settings
 from cachedb import faults
 from cachedb.connection import raw_connection
 from cachedb.errors import CacheValueError
+from cachedb.lru import BoundedLRU
 from cachedb.models import CacheEntry, CacheLease
 
 _SELECT_SQL = (
@@ -69,74 +70,38 @@ def expires_at(*, created_at: float, ttl: float | None, swr: float | None) -> fl
     return created_at + ttl + swr
 
 
-class MemoryTier:
-    """A bounded LRU of decoded entries, validated against the file's stamp on every read.
-
-    Values from it are shared between callers: treat what `cachified()` returns as read-only.
-    """
-
-    def __init__(self, max_entries: int):
-        self.max_entries = max_entries
-        self._entries: OrderedDict[str, Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Entry | None:
-        if not self.max_entries:
-            return None
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, entry: Entry) -> None:
-        if not self.max_entries:
-            return
-        with self._lock:
-            self._entries[entry.key] = entry
-            self._entries.move_to_end(entry.key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def discard(self, key: str) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_memory: MemoryTier | None = None
+_decoded: BoundedLRU[str, Entry] | None = None
 _writes = 0
 _writes_lock = threading.Lock()
 
 
 def _reset_in_child() -> None:
     """Locks held by parent threads at fork time would never be released in the child."""
-    global _memory, _writes_lock
-    _memory, _writes_lock = None, threading.Lock()
+    global _decoded, _writes_lock
+    _decoded, _writes_lock = None, threading.Lock()
 
 
 os.register_at_fork(after_in_child=_reset_in_child)
 
 
-def memory() -> MemoryTier:
-    global _memory
-    if _memory is None:
-        _memory = MemoryTier(settings.CACHEDB_MEMORY_ENTRIES)
-    return _memory
+def decoded_entries() -> BoundedLRU[str, Entry]:
+    """The in-process tier: entries as last decoded here, checked against the file's stamp on
+    every read. Values from it are shared: treat what `cachified()` returns as read-only."""
+    global _decoded
+    if _decoded is None:
+        _decoded = BoundedLRU(settings.CACHEDB_MEMORY_ENTRIES)
+    return _decoded
 
 
 def reset_memory(max_entries: int | None = None) -> None:
     """Start a new in-process tier (tests; or after changing CACHEDB_MEMORY_ENTRIES)."""
-    global _memory
-    _memory = None if max_entries is None else MemoryTier(max_entries)
+    global _decoded
+    _decoded = None if max_entries is None else BoundedLRU(max_entries)
 
 
 @faults.degrades_to(None, doing="read a cached value")
 def read(key: str) -> Entry | None:
-    tier = memory()
+    tier = decoded_entries()
     held = tier.get(key)
     row = raw_connection().execute(_SELECT_SQL, (held and held.stamp, key)).fetchone()
     if row is None:
@@ -147,7 +112,7 @@ def read(key: str) -> Entry | None:
     if text is None:
         return held
     entry = Entry(key, json.loads(text), created_at, ttl, swr, expiry, stamp)
-    tier.put(entry)
+    tier.put(key, entry)
     return entry
 
 
@@ -191,13 +156,13 @@ def write(
     stamp = secrets.randbits(63)
     raw_connection().execute(_UPSERT_SQL, (key, text, now, ttl, swr, expiry, stamp))
     entry = Entry(key, value, now, ttl, swr, expiry, stamp)
-    memory().put(entry)
+    decoded_entries().put(key, entry)
     _count_write_and_maybe_prune(now)
     return entry
 
 
 def delete(key: str) -> None:
-    memory().discard(key)
+    decoded_entries().discard(key)
     _delete_row(key)
 
 

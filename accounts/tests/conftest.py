@@ -3,6 +3,7 @@ import re
 import pytest
 from django.core import mail
 
+from accounts import personal_data
 from accounts.models import Role, Team, User
 
 LINK_PATTERN = re.compile(r"https?://\S+/magic\?token=\S+")
@@ -18,6 +19,15 @@ def admin_user(db):
     return User.objects.create(
         email="boss@example.com", first_name="Bea", team=Team.RED, role=Role.ADMIN
     )
+
+
+@pytest.fixture
+def registered_sections():
+    """Personal-data sections a test registers are forgotten afterwards; the apps' stay."""
+    kept = dict(personal_data._sections)
+    yield
+    personal_data._sections.clear()
+    personal_data._sections.update(kept)
 
 
 @pytest.fixture

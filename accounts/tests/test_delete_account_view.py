@@ -1,13 +1,12 @@
-"""/me/delete: deleting an account and everything that belongs to it."""
+"""/me/delete: deleting an account and everything that belongs to it (accounts' own tables, and
+the sections apps register in accounts.personal_data)."""
 
 import pytest
 from django.test import Client
 
+from accounts import personal_data
 from accounts.models import MagicLink, Session, User
 from accounts.tests.conftest import ask_for_link
-from blog import leaderboard
-from blog.models import PostRead
-from calls.models import Call
 
 pytestmark = pytest.mark.django_db(databases=["default", "cache"])
 
@@ -16,18 +15,9 @@ pytestmark = pytest.mark.django_db(databases=["default", "cache"])
 def readers_things(reader):
     phone = Client()
     phone.force_login(reader, backend="accounts.backends.MagicLinkBackend")
-    PostRead.objects.create(user=reader, post_slug="a-post")
-    Call.objects.create(
-        user=reader,
-        title="Q",
-        description="D",
-        keywords="k",
-        audio=b"...",
-        audio_mime_type="audio/webm",
-    )
     ask_for_link(Client(), "reader@example.com")
     stranger = User.objects.create(email="s@example.com", first_name="S", team="RED")
-    PostRead.objects.create(user=stranger, post_slug="a-post")
+    ask_for_link(Client(), "s@example.com")
     return stranger
 
 
@@ -45,7 +35,7 @@ def test_a_wrong_confirmation_deletes_nothing(signed_in_client, reader, readers_
     assert signed_in_client.get("/me").status_code == 200
 
 
-def test_confirming_deletes_the_user_and_everything_theirs(
+def test_confirming_deletes_the_user_sessions_and_sign_in_links(
     signed_in_client, reader, readers_things
 ):
     stranger = readers_things
@@ -54,24 +44,38 @@ def test_confirming_deletes_the_user_and_everything_theirs(
     assert b"Your account and everything" in signed_in_client.get("/login").content
     assert not User.objects.filter(pk=reader.pk).exists()
     assert not Session.objects.filter(user__isnull=False).exists()
-    assert not PostRead.objects.filter(user_id=reader.pk).exists()
-    assert not Call.objects.exists()
     assert not MagicLink.objects.filter(email="reader@example.com").exists()
-    assert PostRead.objects.filter(user=stranger).count() == 1
+    assert User.objects.filter(pk=stranger.pk).exists()
+    assert MagicLink.objects.filter(email="s@example.com").exists()
     assert signed_in_client.get("/me").status_code == 302
 
 
-def test_the_team_standings_stop_counting_a_deleted_readers_reads(
-    signed_in_client, reader, readers_things
+def test_each_registered_section_deletes_the_readers_data_first(
+    signed_in_client, reader, registered_sections
 ):
-    before = {row["team"]: row["reads"] for row in leaderboard.overall_standings()["teams"]}
-    assert before["BLUE"] == 1  # cached now, with the reader's read in it
-
+    seen = []
+    personal_data.register(
+        "notes",
+        export=lambda *, user: [],
+        delete=lambda *, user: seen.append(User.objects.filter(pk=user.pk).exists()),
+    )
     signed_in_client.post("/me/delete", {"confirm_email": "reader@example.com"})
+    assert seen == [True]  # called for this reader, while the user row was still there
+    assert not User.objects.filter(pk=reader.pk).exists()
 
-    after = {row["team"]: row["reads"] for row in leaderboard.overall_standings()["teams"]}
-    assert after["BLUE"] == 0
-    assert after["RED"] == 1
+
+def test_a_section_that_fails_leaves_the_whole_account_in_place(
+    signed_in_client, reader, readers_things, registered_sections
+):
+    def fail(*, user):
+        raise RuntimeError("the notes could not be deleted")
+
+    personal_data.register("notes", export=lambda *, user: [], delete=fail)
+    with pytest.raises(RuntimeError):
+        personal_data.delete_personal_data(user=reader)
+    assert User.objects.filter(pk=reader.pk).exists()
+    assert MagicLink.objects.filter(email="reader@example.com").exists()
+    assert Session.objects.filter(user=reader).count() == 2
 
 
 def test_a_get_never_deletes(signed_in_client, reader):

@@ -1,13 +1,12 @@
-"""/me/download.json: the reader's data export."""
+"""/me/download.json: the reader's data export (accounts' own part, and the sections apps add)."""
 
 import json
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from accounts.models import User
-from blog.models import PostRead
-from calls.models import Call
+from accounts import personal_data
 
 pytestmark = pytest.mark.django_db
 
@@ -16,23 +15,9 @@ def test_anonymous_visitors_must_sign_in_first(client):
     assert client.get("/me/download.json")["Location"] == "/login?next=/me/download.json"
 
 
-def test_the_export_holds_the_user_sessions_reads_and_calls_but_no_secrets(
-    signed_in_client, reader
-):
+def test_the_export_holds_the_user_and_sessions_but_no_session_keys(signed_in_client, reader):
     phone = Client()
     phone.force_login(reader, backend="accounts.backends.MagicLinkBackend")
-    PostRead.objects.create(user=reader, post_slug="first-post")
-    Call.objects.create(
-        user=reader,
-        title="My question",
-        description="Why SQLite?",
-        keywords="sqlite",
-        audio=b"\x1aE\xdf\xa3 secret audio bytes",
-        audio_mime_type="audio/webm",
-        duration_seconds=12.5,
-    )
-    stranger = User.objects.create(email="s@example.com", first_name="S", team="RED")
-    PostRead.objects.create(user=stranger, post_slug="not-mine")
 
     response = signed_in_client.get("/me/download.json")
     assert response["Content-Type"] == "application/json"
@@ -42,10 +27,27 @@ def test_the_export_holds_the_user_sessions_reads_and_calls_but_no_secrets(
     assert data["user"]["team"] == "BLUE" and data["user"]["id"] == reader.pk
     assert len(data["sessions"]) == 2
     assert sorted(s["is_this_browser"] for s in data["sessions"]) == [False, True]
-    assert [r["post_slug"] for r in data["post_reads"]] == ["first-post"]
-    assert data["calls"][0]["title"] == "My question"
-    assert data["calls"][0]["duration_seconds"] == 12.5
     raw = response.content.decode()
-    assert "secret audio bytes" not in raw
     for session_key in (signed_in_client.session.session_key, phone.session.session_key):
         assert session_key not in raw
+
+
+def test_each_registered_section_is_exported_under_its_name_for_this_reader_only(
+    signed_in_client, reader, registered_sections
+):
+    asked_for = []
+
+    def export(*, user):
+        asked_for.append(user)
+        return [{"note": "kept by another app"}]
+
+    personal_data.register("notes", export=export, delete=lambda *, user: None)
+    data = json.loads(signed_in_client.get("/me/download.json").content)
+    assert data["notes"] == [{"note": "kept by another app"}]
+    assert asked_for == [reader]
+
+
+@pytest.mark.parametrize("name", ["user", "sessions"])
+def test_a_section_may_not_take_the_accounts_own_keys(name, registered_sections):
+    with pytest.raises(ImproperlyConfigured, match=name):
+        personal_data.register(name, export=lambda *, user: [], delete=lambda *, user: None)

@@ -1,7 +1,6 @@
 """/magic: opening an emailed sign-in link."""
 
 import datetime as dt
-import uuid
 
 import pytest
 import time_machine
@@ -11,7 +10,6 @@ from django.test import Client
 from accounts import magic_links
 from accounts.models import MagicLink, Session
 from accounts.tests.conftest import ask_for_link
-from blog.models import PostRead
 
 # Signing in moves anonymous reads, which refreshes cached standings in the cache database.
 pytestmark = pytest.mark.django_db(databases=["default", "cache"])
@@ -134,17 +132,6 @@ def test_opening_a_link_calls_ensure_primary_before_using_it(client, reader, mon
     assert response.status_code in (409, 503)
     assert not MagicLink.objects.get().is_used
     assert signed_in_user_id(client) is None
-
-
-def test_signing_in_claims_the_browsers_anonymous_reads(client, reader):
-    client.get("/login")  # the first visit hands out the client_id cookie
-    client_id = client.cookies[settings.CLIENT_ID_COOKIE].value
-    PostRead.objects.create(client_id=client_id, post_slug="hello-world")
-    PostRead.objects.create(client_id=str(uuid.uuid4()), post_slug="someone-elses")
-    client.get(ask_for_link(client))
-    assert list(PostRead.objects.filter(user=reader).values_list("post_slug", flat=True)) == [
-        "hello-world"
-    ]
 
 
 def test_signing_in_replaces_the_anonymous_session_key(client, reader):

@@ -1,12 +1,9 @@
 """/me: the reader's profile."""
 
-import datetime as dt
-
 import pytest
 from django.test import Client
 
 from accounts.models import Session, User
-from blog.models import PostRead
 
 pytestmark = pytest.mark.django_db
 
@@ -58,18 +55,3 @@ def test_other_sessions_are_counted_and_can_be_signed_out(signed_in_client, read
     assert signed_in_client.get("/me").status_code == 200
     assert stranger.get("/me").status_code == 200
     assert Session.objects.filter(user=reader).count() == 1
-
-
-def test_the_reads_are_listed_newest_first_with_links(signed_in_client, reader):
-    older = PostRead.objects.create(user=reader, post_slug="older-post")
-    PostRead.objects.filter(pk=older.pk).update(created_at=older.created_at - dt.timedelta(days=3))
-    PostRead.objects.create(user=reader, post_slug="newer-post")
-    PostRead.objects.create(client_id="5b1e3f4c-0000-4000-8000-000000000000", post_slug="not-mine")
-    html = signed_in_client.get("/me").content.decode()
-    assert html.index('href="/blog/newer-post/"') < html.index('href="/blog/older-post/"')
-    assert "not-mine" not in html
-    assert "2 posts read" in html
-
-
-def test_a_reader_without_reads_is_pointed_to_the_blog(signed_in_client):
-    assert b"None yet." in signed_in_client.get("/me").content

@@ -7,14 +7,16 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
-from blog.fragments import fragments, post_page_key
+from blog.fragments import post_page_key, remembered, rendered_fragments
 
 register = template.Library()
 
 
 def _render(template_name: str, context: dict, *, key: tuple) -> SafeString:
-    html = fragments.get_or_render(
-        (template_name, *key), lambda: render_to_string(template_name, context)
+    html = remembered(
+        rendered_fragments,
+        (template_name, *key),
+        lambda: render_to_string(template_name, context),
     )
     return mark_safe(html)
 

@@ -10,7 +10,7 @@ import yaml
 
 from accounts.models import Role, Team, User
 from blog import content
-from blog.fragments import fragments, pages
+from blog.fragments import anonymous_pages, rendered_fragments
 from blog.models import PostRead
 
 BOTH_DATABASES = ["default", "cache"]
@@ -40,12 +40,12 @@ class ContentFolder:
 @pytest.fixture(autouse=True)
 def forget_rendered_html():
     """Each test starts without remembered pages, fragments or failed compiles (per-process)."""
-    fragments.clear()
-    pages.clear()
+    rendered_fragments.clear()
+    anonymous_pages.clear()
     content.forget_failed_compiles()
     yield
-    fragments.clear()
-    pages.clear()
+    rendered_fragments.clear()
+    anonymous_pages.clear()
     content.forget_failed_compiles()
 
 

@@ -63,15 +63,13 @@ def test_pruning_runs_once_every_so_many_writes(clock, settings, monkeypatch):
     assert list(CacheEntry.objects.values_list("key", flat=True)) == ["c"]
 
 
-def test_the_in_process_tier_keeps_at_most_its_size():
-    tier = store.MemoryTier(2)
-    for n, key in enumerate("abc"):
-        tier.put(store.Entry(key, n, 0.0, None, 0, None, n))
-    assert tier.get("a") is None
-    assert tier.get("b").value == 1
-    tier.put(store.Entry("d", 3, 0.0, None, 0, None, 3))  # "c" is now the least recently used
-    assert tier.get("c") is None
-    assert tier.get("b").value == 1
+def test_the_in_process_tier_keeps_at_most_cachedb_memory_entries(settings):
+    settings.CACHEDB_MEMORY_ENTRIES = 2
+    store.reset_memory()
+    for key in "abc":
+        cachified(key=key, get_fresh_value=lambda: 1)
+    assert len(store.decoded_entries()) == 2
+    assert store.decoded_entries().get("a") is None
 
 
 def test_a_hit_on_a_hot_key_is_served_from_the_in_process_tier_without_decoding(monkeypatch):
