@@ -8,6 +8,8 @@ each worker anyway.
 
 import os
 
+from litesite import metrics_server as _metrics_server
+
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 wsgi_app = "litesite.wsgi:application"
 worker_class = "gthread"
@@ -44,3 +46,29 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # gunicorn 24+ opens a control socket at a fixed per-user path; several gunicorns on one machine
 # (the emulated cluster) would fight over it, and nothing here uses it.
 control_socket_disable = True
+
+# Prometheus metrics (litesite/metrics_server.py; README "Metrics for operators"): the master
+# serves every worker's counts, summed, on METRICS_PORT (9091; 0 turns it off) at METRICS_HOST
+# (`::` on a Fly machine, whose private network Fly scrapes from; else 127.0.0.1), never on the
+# public port. Hooks, not module code: this file is read again on every reload (HUP), and by tests.
+_metrics_address = _metrics_server.address(os.environ)
+
+
+def on_starting(server):
+    if _metrics_address:
+        _metrics_server.prepare_directory(os.environ)  # before any worker forks
+
+
+def when_ready(server):
+    if _metrics_address:
+        host, port = _metrics_address
+        _metrics_server.start(host=host, port=port, log=server.log)
+
+
+def child_exit(server, worker):
+    if _metrics_address:
+        _metrics_server.worker_exited(worker.pid)
+
+
+def on_exit(server):
+    _metrics_server.remove_own_directory()

@@ -30,6 +30,7 @@ from django.urls import reverse
 from blog import compiler
 from cachedb.cachified import cachified
 from cachedb.lru import BoundedLRU
+from litesite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -346,6 +347,7 @@ def compiled(post: Post) -> dict[str, Any]:
         return cachified(key=key, get_fresh_value=compile_now, ttl=COMPILED_TTL)
     except (compiler.CompileError, OSError) as exc:
         logger.error("Post %s could not be compiled: %s", post.slug, exc)
+        metrics.compile_failed()
         failed_compiles.put(key, (time.monotonic() + FAILED_COMPILE_RETRY_SECONDS, str(exc)))
         raise compiler.CompileError(str(exc)) from exc
 

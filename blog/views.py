@@ -8,6 +8,7 @@ from blog import compiler, content, leaderboard, listing, recommendations, ticke
 from blog.fragments import post_page_key, render_page
 from blog.models import READ_WINDOW
 from blog.reads import reader_from_request, record_read
+from litesite import metrics
 
 HOME_POSTS = 5
 
@@ -97,6 +98,7 @@ def mark_read(request, slug):
         raise Http404("No such post")
     reader = reader_from_request(request)
     if not reader.known:
+        metrics.read_report("no-reader")
         return JsonResponse(
             {"error": "No reader: sign in, or allow the client_id cookie.", "reason": "no-reader"},
             status=400,
@@ -109,9 +111,12 @@ def mark_read(request, slug):
             required_ms=post.report_after_ms,
         )
     except tickets.TicketRefused as refused:
+        metrics.read_report(refused.reason)
         return JsonResponse(refused.as_json(), status=400)
     if record_read(reader=reader, slug=post.slug):
+        metrics.read_report("recorded")
         return JsonResponse({"recorded": True}, status=201)
+    metrics.read_report("already-read")
     # A replayed ticket ends here too: a ticket lives less than READ_WINDOW (blog/tickets.py).
     return JsonResponse(
         {

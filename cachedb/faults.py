@@ -35,6 +35,8 @@ import django.db
 from django.core.management import call_command
 from django.db import connections
 
+from litesite import metrics
+
 ALIAS = "cache"
 LOG_INTERVAL = 60.0
 HEAL_INTERVAL = 1.0
@@ -133,6 +135,7 @@ def note(operation: str, error: BaseException) -> str:
     """Record, log (rate-limited) and heal a fault; returns its kind."""
     global _writes_paused_until
     kind = classify(error)
+    metrics.cache_degraded(fault=kind)  # every fault; the log below says one a minute
     now = time.monotonic()
     with _lock:
         if kind in (BUSY, FULL, READONLY):

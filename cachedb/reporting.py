@@ -12,6 +12,8 @@ import logging
 import threading
 from contextvars import ContextVar
 
+from litesite import metrics
+
 logger = logging.getLogger("cachedb")
 
 HIT = "hit"
@@ -41,6 +43,7 @@ _LEVELS = {
 
 
 def log_event(event: str, key: str, *, duration: float | None = None, error=None, **fields):
+    metrics.cache_event(event)  # every event, hits included, whatever the log level
     level = _LEVELS.get(event, logging.INFO)
     if not logger.isEnabledFor(level):
         return

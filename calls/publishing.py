@@ -21,6 +21,7 @@ from django.utils import timezone
 from calls import audio, limits
 from calls.models import Call, Episode
 from calls.text import one_line
+from litesite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class CallerNotEmailed(CannotPublish):
     """Sending the caller's email failed, whatever the reason; nothing was published."""
 
 
+@metrics.timed_publishing
 def publish_call(*, call: Call) -> Episode:
     """Assemble, store and announce the episode for `call`; the call is deleted.
 

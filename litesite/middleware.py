@@ -34,7 +34,7 @@ from django.http.response import ResponseHeaders
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 
-from litesite import litefs
+from litesite import litefs, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -258,13 +258,18 @@ class ReplicationMiddleware:
             # The health check reports on this node as it is: it never waits, nor is replayed.
             raw_cookie = None
         wanted_txid = litefs.parse_txid(raw_cookie)
+        waiting_since = time.monotonic()
         if wanted_txid is not None and not self.caught_up(node, wanted_txid):
             response = self.to_primary(
                 request, node, reason="this replica is behind your last write"
             )
+            outcome = "replayed" if response.status_code == 409 else "timed_out"
+            metrics.txid_waited(outcome=outcome, since=waiting_since)
             if response.status_code == 409:
                 return response
             # No primary to ask: a disconnected replica still serves what it has.
+        elif wanted_txid is not None:
+            metrics.txid_waited(outcome="served", since=waiting_since)
 
         ReadOnlyErrorWatcher.watch(connections["default"])
         response = self.get_response(request)
@@ -295,6 +300,7 @@ class ReplicationMiddleware:
             logger.warning(
                 "No primary known; cannot run %s %s (%s)", request.method, request.path, reason
             )
+            metrics.replay(reason=reason, outcome="no_primary")
             return unavailable("No primary database is reachable right now. Please retry shortly.")
 
         src = parse_replay_src(request.headers.get("fly-replay-src", ""))
@@ -311,6 +317,7 @@ class ReplicationMiddleware:
                 target,
                 ", ".join(visited),
             )
+            metrics.replay(reason=reason, outcome="loop")
             return unavailable("The primary database is moving. Please retry shortly.")
 
         length = request.META.get("CONTENT_LENGTH") or ""
@@ -325,6 +332,7 @@ class ReplicationMiddleware:
                 node.instance_id,
                 target,
             )
+            metrics.replay(reason=reason, outcome="too_large")
             response = HttpResponse(
                 "This upload is larger than 1 MB (or of unknown size) and reached a read-only "
                 "copy of the site, which "
@@ -337,6 +345,7 @@ class ReplicationMiddleware:
             return response
 
         visited.append(node.instance_id)
+        metrics.replay(reason=reason, outcome="replayed")
         response = HttpResponse(
             f"This request must run on the primary ({target}): {reason}. Replaying it there.\n",
             status=409,

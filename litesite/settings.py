@@ -183,7 +183,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: replays to the primary before anything else runs, and the X-Litesite-* headers on
+    # Outermost: counts each response by view and status as it leaves the site, after any
+    # replay (litesite/metrics.py; README "Metrics for operators").
+    "litesite.metrics.RequestMetricsMiddleware",
+    # Then: replays to the primary before anything else runs, and the X-Litesite-* headers on
     # every response, static files included.
     "litesite.middleware.ReplicationMiddleware",
     # A view's "database is locked" / "disk is full" becomes 503 + Retry-After, not a 500.

@@ -17,6 +17,7 @@ from calls.uploads import (
     wants_json,
 )
 from calls.views.recordings import recording_response
+from litesite import metrics
 
 
 @login_required
@@ -38,12 +39,14 @@ def record(request):
             except limits.LimitReached as refusal:
                 form.refuse(refusal)
             else:
+                metrics.upload_accepted(kind="call")
                 messages.success(
                     request, "Thanks! Your call is in; we will email you when it is on the air."
                 )
                 if wants_json(request):
                     return JsonResponse({"url": call.get_absolute_url()}, status=201)
                 return redirect(call)
+        metrics.upload_refused(kind="call", form=form)
         status = refusal_status(form, default=413 if request.body_too_large else 400)
         if wants_json(request):
             return form_errors_response(form, status=status)

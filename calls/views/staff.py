@@ -21,6 +21,7 @@ from calls.uploads import (
     wants_json,
 )
 from calls.views.recordings import recording_response
+from litesite import metrics
 
 
 def staff_required(view):
@@ -84,10 +85,12 @@ def upload_response(request, call_id):
         except limits.StorageLow as refusal:
             form.refuse(refusal)
     if not form.is_valid():
+        metrics.upload_refused(kind="response", form=form)
         status = refusal_status(form, default=413 if request.body_too_large else 400)
         if wants_json(request):
             return form_errors_response(form, status=status)
         return render_call(request, call, form=form, status=status)
+    metrics.upload_accepted(kind="response")
     messages.success(request, "Response saved. Listen to it, then publish.")
     if wants_json(request):
         return JsonResponse({"url": call.get_staff_url()}, status=201)
