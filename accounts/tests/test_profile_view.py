@@ -60,15 +60,26 @@ def test_other_sessions_are_counted_and_can_be_signed_out(signed_in_client, read
     assert Session.objects.filter(user=reader).count() == 1
 
 
-def test_the_reads_are_listed_newest_first_with_links(signed_in_client, reader):
-    older = PostRead.objects.create(user=reader, post_slug="older-post")
+def test_the_reads_are_listed_newest_first_by_title_with_links(signed_in_client, reader):
+    # Posts from the sample content in content/.
+    older = PostRead.objects.create(user=reader, post_slug="hello-litesite")
     PostRead.objects.filter(pk=older.pk).update(created_at=older.created_at - dt.timedelta(days=3))
-    PostRead.objects.create(user=reader, post_slug="newer-post")
-    PostRead.objects.create(client_id="5b1e3f4c-0000-4000-8000-000000000000", post_slug="not-mine")
+    PostRead.objects.create(user=reader, post_slug="why-sqlite-in-production")
+    PostRead.objects.create(
+        client_id="5b1e3f4c-0000-4000-8000-000000000000", post_slug="team-leaderboards-math"
+    )
     html = signed_in_client.get("/me").content.decode()
-    assert html.index('href="/blog/newer-post/"') < html.index('href="/blog/older-post/"')
-    assert "not-mine" not in html
+    newer = '<a href="/blog/why-sqlite-in-production/">Why we run this site on SQLite</a>'
+    assert html.index(newer) < html.index('<a href="/blog/hello-litesite/">Hello, litesite</a>')
+    assert "team-leaderboards-math" not in html and "arithmetic behind" not in html
     assert "2 posts read" in html
+
+
+def test_a_read_of_a_post_that_is_gone_shows_its_slug_without_a_link(signed_in_client, reader):
+    PostRead.objects.create(user=reader, post_slug="a-post-taken-down")
+    html = signed_in_client.get("/me").content.decode()
+    assert 'a-post-taken-down <span class="muted">(no longer on the site)</span>' in html
+    assert 'href="/blog/a-post-taken-down/"' not in html
 
 
 def test_a_reader_without_reads_is_pointed_to_the_blog(signed_in_client):
