@@ -13,6 +13,12 @@ from litesite import metrics
 HOME_POSTS = 5
 
 
+def read_state(post, read_slugs: set[str]) -> bool | None:
+    """Whether the reader has read `post`; None while they have read nothing at all, so that a
+    first visit is not a page of "Unread" labels."""
+    return post.slug in read_slugs if read_slugs else None
+
+
 @require_safe
 def home(request):
     read_slugs = reader_from_request(request).read_slugs()
@@ -21,7 +27,7 @@ def home(request):
         request,
         "blog/home.html",
         {
-            "entries": [(post, post.slug in read_slugs) for post in latest],
+            "entries": [(post, read_state(post, read_slugs)) for post in latest],
             "standings": leaderboard.overall_standings(),
         },
     )
@@ -44,13 +50,14 @@ def post_index(request):
         {
             "page": page,
             "entries": [
-                (post, post.slug in read_slugs, snippets.get(post.slug, "")) for post in shown
+                (post, read_state(post, read_slugs), snippets.get(post.slug, "")) for post in shown
             ],
             "categories": listing.categories(posts),
             "category": filters.category,
             "query": filters.query,
             "read_filter": filters.read,
-            "reader_known": reader.known,
+            # Filtering by read state means nothing before the first read (unless asked for).
+            "show_read_filter": bool(read_slugs or filters.read),
             "filters": filters.urlencode(),
         },
     )

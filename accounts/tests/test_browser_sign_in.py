@@ -1,7 +1,11 @@
 """The whole reader journey in real headless Chromium: link, onboarding, name, sign-out."""
 
+import re
+
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.test import Client
 
 from accounts.models import Session, User
 from accounts.tests.conftest import emailed_link_path
@@ -53,3 +57,100 @@ def test_a_new_reader_signs_up_by_link_renames_themselves_and_signs_out(page):
     assert not Session.objects.filter(user=user).exists()
     page.goto("/me")
     assert "/login?next=/me" in page.url
+
+
+# What has the keyboard focus, and can a sighted keyboard user see where it is?
+FOCUSED = """() => {
+    const element = document.activeElement;
+    const style = getComputedStyle(element);
+    const box = element.getBoundingClientRect();
+    return {
+        name: (element.getAttribute("aria-label") || element.textContent || element.name || "")
+            .trim().replace(/\\s+/g, " "),
+        tag: element.tagName.toLowerCase(),
+        ring: element.matches(":focus-visible") && style.outlineStyle !== "none"
+            && parseFloat(style.outlineWidth) >= 2,
+        ring_colour: style.outlineColor,
+        page_colour: getComputedStyle(document.body).backgroundColor,
+        on_screen: box.width > 1 && box.height > 1 && box.right > 0 && box.bottom > 0
+            && box.left < window.innerWidth,
+    };
+}"""
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG contrast of two computed colours ("rgb(r, g, b)")."""
+
+    def luminance(rgb: str) -> float:
+        channels = [int(part) / 255 for part in re.findall(r"\d+", rgb)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def unseen(stops: list[dict]) -> list[str]:
+    """The stops where the focus could not be seen: no ring, a ring under 3:1 against the page
+    (WCAG 1.4.11), or off screen."""
+    return [
+        stop["name"]
+        for stop in stops
+        if not (stop["ring"] and stop["on_screen"])
+        or contrast(stop["ring_colour"], stop["page_colour"]) < 3
+    ]
+
+
+def tab_to(page, name: str, *, limit: int = 20) -> list[dict]:
+    """Press Tab until the element named `name` has the focus; every stop on the way."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate(FOCUSED))
+        if stops[-1]["name"] == name:
+            return stops
+    raise AssertionError(f"{name!r} never got the focus: {[stop['name'] for stop in stops]}")
+
+
+def test_a_reader_signs_in_with_the_keyboard_alone_seeing_the_focus_all_the_way(page):
+    page.goto("/")
+    stops = tab_to(page, "Skip to content")
+    assert stops[-1]["on_screen"], "the skip link shows itself when it has the focus"
+    stops += tab_to(page, "Sign in")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Sign in").wait_for()
+
+    # The address field has the focus on arrival (autofocus): type, then on to the button.
+    arrived = page.evaluate(FOCUSED)
+    assert arrived["tag"] == "input"
+    page.keyboard.type("keys@example.com")
+    stops += [arrived, *tab_to(page, "Email me a sign-in link", limit=1)]
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Check your email").wait_for()
+
+    assert unseen(stops) == []
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["keys@example.com"]
+
+
+def test_a_yellow_reader_renames_themselves_by_keyboard_with_a_focus_ring_they_can_see(
+    page, live_server
+):
+    """The focus ring is the same for every team: Yellow's colour (2.8:1 on white) was not."""
+    user = User.objects.create(email="sun@example.com", first_name="Sunny", team="YELLOW")
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies([{
+        "name": settings.SESSION_COOKIE_NAME,
+        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+        "url": live_server.url,
+    }])  # fmt: skip
+    page.goto("/me")
+    stops = tab_to(page, "first_name")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Sol")
+    stops += tab_to(page, "Save name", limit=1)
+    page.keyboard.press("Space")
+    page.get_by_role("heading", name="Hello, Sol").wait_for()
+    assert unseen(stops) == []
+    user.refresh_from_db()
+    assert user.first_name == "Sol"

@@ -53,7 +53,7 @@ def post_page(*, post, compiled, standings, has_read, recommended, required_ms) 
 
 
 @register.simple_tag
-def post_card(post, is_read: bool, snippet: str = "") -> SafeString:
+def post_card(post, is_read: bool | None, snippet: str = "") -> SafeString:
     return _render(
         "blog/_post_card.html",
         {"post": post, "is_read": is_read, "snippet": snippet},

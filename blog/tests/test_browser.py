@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from playwright.sync_api import expect
 
 from blog.models import PostRead
 from blog.tests.conftest import BOTH_DATABASES
@@ -36,8 +37,10 @@ def posts(posts_dir, settings):
     return posts_dir
 
 
-def marker(page, slug: str) -> str:
-    return page.locator(f'li[data-slug="{slug}"] .read-marker').get_attribute("data-read")
+def marker(page, slug: str) -> str | None:
+    """The card's read state; None when it shows none (the reader has read nothing yet)."""
+    found = page.locator(f'li[data-slug="{slug}"] .read-marker')
+    return found.get_attribute("data-read") if found.count() else None
 
 
 @pytest.fixture
@@ -67,7 +70,8 @@ def read_for(page, server_clock, milliseconds: int) -> None:
 def test_reading_to_the_end_records_one_read_and_marks_the_post_read(page, posts, server_clock):
     page.clock.install()
     page.goto("/blog/")
-    assert marker(page, "long-read") == "false"
+    assert marker(page, "long-read") is None  # no read state before the first read
+    assert page.get_by_label("Show").count() == 0  # nor a read/unread filter
 
     page.goto("/blog/long-read/")
     assert required_ms(page) > 60_000
@@ -85,6 +89,7 @@ def test_reading_to_the_end_records_one_read_and_marks_the_post_read(page, posts
     page.goto("/blog/")
     assert marker(page, "long-read") == "true"
     assert marker(page, "other-post") == "false"
+    expect(page.get_by_label("Show")).to_be_visible()
 
     # Reading it again the same week reports again, and still counts once.
     page.goto("/blog/long-read/")

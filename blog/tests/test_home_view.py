@@ -27,6 +27,18 @@ def test_home_shows_the_latest_published_posts(client, posts):
     assert slugs == ["post-7", "post-6", "post-5", "post-4", "post-3"]
 
 
+def test_home_shows_read_state_only_once_the_visitor_has_read_a_post(client, posts):
+    client.cookies["client_id"] = client_id = "6f1d6a52-1111-4e5b-9c1e-000000000001"
+    html = client.get("/").content.decode()
+    assert "read-marker" not in html and "Unread" not in html
+    add_read(slug="post-6", client_id=client_id, at=NOW)
+    html = client.get("/").content.decode()
+    markers = re.findall(r'data-slug="([a-z0-9-]+)".*?data-read="(true|false)"', html, re.DOTALL)
+    assert dict(markers) == {
+        "post-7": "false", "post-6": "true", "post-5": "false", "post-4": "false", "post-3": "false"
+    }  # fmt: skip
+
+
 @time_machine.travel(NOW, tick=False)
 def test_home_shows_the_overall_team_standings(client, posts, make_user):
     blue = make_user(Team.BLUE)

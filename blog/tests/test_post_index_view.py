@@ -135,10 +135,26 @@ def test_read_markers_follow_a_signed_in_user(client, posts, make_user):
     assert read_markers(client.get("/blog/"))["podcasting"] == "true"
 
 
-def test_the_read_filter_is_offered_only_to_a_known_reader(client, posts):
+def test_the_read_filter_is_offered_only_once_the_reader_has_read_something(client, posts):
     assert 'name="read"' not in client.get("/blog/").content.decode()
-    client.cookies["client_id"] = new_client_id()
+    client.cookies["client_id"] = client_id = new_client_id()
+    assert 'name="read"' not in client.get("/blog/").content.decode()
+    add_read(slug="podcasting", client_id=client_id, at=NOW)
     assert 'name="read"' in client.get("/blog/").content.decode()
+
+
+def test_a_reader_who_has_read_nothing_sees_no_read_markers(client, posts, make_user):
+    client.cookies["client_id"] = new_client_id()
+    response = client.get("/blog/")
+    assert read_markers(response) == {} and len(listed_slugs(response)) == 3
+    assert "Unread" not in response.content.decode()
+    client.force_login(make_user(), backend="accounts.backends.MagicLinkBackend")
+    assert read_markers(client.get("/blog/")) == {}
+
+
+def test_a_read_filter_in_the_address_stays_offered_before_any_read(client, posts):
+    html = client.get("/blog/?read=unread").content.decode()
+    assert '<option value="unread" selected>' in html
 
 
 def test_pagination_links_keep_the_filters(client, posts, settings):

@@ -211,3 +211,57 @@ def test_the_recorder_shows_why_a_limit_refused_the_recording(
     expect(errors).to_contain_text("You can send this one (93.8 KB) after")
     expect(page.get_by_label("Title")).to_have_value("Over today's budget")
     assert not Call.objects.exists()
+
+
+# What has the keyboard focus, and is its ring drawn? (Media players draw their own.)
+FOCUSED = """() => {
+    const element = document.activeElement;
+    const style = getComputedStyle(element);
+    return {
+        name: (element.getAttribute("aria-label") || element.textContent || element.name || "")
+            .trim().replace(/\\s+/g, " "),
+        tag: element.tagName.toLowerCase(),
+        ring: element.matches(":focus-visible") && style.outlineStyle !== "none"
+            && parseFloat(style.outlineWidth) >= 2,
+    };
+}"""
+
+
+def tab_to(page, name: str, *, limit: int = 20) -> list[dict]:
+    """Press Tab until the element named `name` has the focus; every stop on the way."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate(FOCUSED))
+        if stops[-1]["name"] == name:
+            return stops
+    raise AssertionError(f"{name!r} never got the focus: {[stop['name'] for stop in stops]}")
+
+
+def test_a_call_is_recorded_and_sent_with_the_keyboard_alone(page, live_server, reader):
+    """Tab, Space and Enter only. Start and Stop hand the focus on as they switch off, so it is
+    never dropped on the page: Start to Stop, Stop to the listen-back player."""
+    sign_in(page, live_server, reader)
+    page.goto("/calls/record/")
+    expect(page.locator("[data-recorder]")).to_be_visible()
+    stops = tab_to(page, "title")
+    page.keyboard.type("Asked without a mouse")
+    stops += tab_to(page, "description", limit=1)
+    page.keyboard.type("Can every part of the recorder be used from the keyboard?")
+    stops += tab_to(page, "keywords", limit=1)
+    page.keyboard.type("keyboard, a11y")
+    stops += tab_to(page, "Start recording", limit=3)
+
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.querySelector('[data-timer]').textContent >= '0:02'")
+    stops.append(page.evaluate(FOCUSED))
+    assert stops[-1]["name"] == "Stop"
+    page.keyboard.press("Space")
+    expect(page.locator("[data-playback]")).to_be_visible()
+    assert page.evaluate(FOCUSED)["tag"] == "audio"
+
+    stops += tab_to(page, "Send my call")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/calls/record/[0-9a-f-]{36}/$"))
+    assert Call.objects.get().title == "Asked without a mouse"
+    assert [stop["name"] for stop in stops if not stop["ring"] and stop["tag"] != "audio"] == []

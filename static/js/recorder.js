@@ -94,6 +94,12 @@
       }
     }
 
+    // A button that gets disabled or hidden drops the keyboard focus on the page's body: carry it
+    // to the control a keyboard user needs next.
+    function moveFocus(from, to) {
+      if (from.includes(document.activeElement) || document.activeElement === document.body) to.focus();
+    }
+
     async function startRecording() {
       clearErrors();
       discardRecording();
@@ -122,6 +128,7 @@
       ui.select.disabled = true;
       submit.disabled = true;
       panel.dataset.state = "recording";
+      moveFocus([ui.start, ui.again], ui.stop);
       say("Recording… press Stop when you are done.");
     }
 
@@ -146,6 +153,7 @@
       ui.select.disabled = false;
       submit.disabled = false;
       panel.dataset.state = "recorded";
+      moveFocus([ui.stop], ui.playback);
       if (fileInput) fileInput.value = "";
       if (recording.size > maxBytes) {
         say(`This recording is ${formatBytes(recording.size)}, over the ${formatBytes(maxBytes)} limit. Please record a shorter one.`);
