@@ -138,6 +138,10 @@ def test_the_recorder_plays_back_a_recording_under_the_policy(
     page.get_by_role("button", name="Start recording").click()
     page.wait_for_function("() => document.querySelector('[data-timer]').textContent >= '0:01'")
     page.get_by_role("button", name="Stop").click()
+    # The recording becomes a blob when the recorder has flushed its last chunk, a moment later.
+    page.wait_for_function(
+        "() => (document.querySelector('[data-playback]').getAttribute('src') || '') !== ''"
+    )
     source = page.locator("[data-playback]").get_attribute("src")
     assert source.startswith("blob:")
     played = page.evaluate(

@@ -1,10 +1,10 @@
 """Replays by reason and outcome, and `__txid` waits by outcome, counted where the replication
 middleware decides them. This process plays replica syd-1 of lhr-1 (the `fake_litefs` fixture)."""
 
-import sqlite3
 import uuid
 
 import pytest
+from django.db import connections
 from django.http import HttpResponse
 from django.urls import path
 
@@ -30,7 +30,15 @@ def ensure_primary_view(request):
 
 
 def disk_io_error_view(request):
-    raise sqlite3.OperationalError("disk I/O error")  # LiteFS refusing a write in WAL mode
+    """A write to the site database that SQLite refuses, as LiteFS does on a replica."""
+    connection = connections["default"]
+    connection.ensure_connection()
+    connection.connection.execute("PRAGMA query_only = ON")
+    try:
+        User.objects.create(email=f"{uuid.uuid4().hex}@example.com", first_name="R", team="RED")
+    finally:
+        connection.connection.execute("PRAGMA query_only = OFF")
+    return HttpResponse("unreachable")
 
 
 urlpatterns = [
