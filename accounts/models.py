@@ -28,9 +28,6 @@ class UserQuerySet(models.QuerySet):
         """Emails are compared case-insensitively for sign-in."""
         return self.filter(email__iexact=email.strip())
 
-    def admins(self):
-        return self.filter(role=Role.ADMIN)
-
 
 class User(models.Model):
     """A reader. There is no password: sign-in is by magic link only.
@@ -45,8 +42,8 @@ class User(models.Model):
     # NULL, not "", for "none": ids carried over from the Postgres site keep their meaning.
     discord_id = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
     convert_kit_id = models.CharField(max_length=64, blank=True, null=True)  # noqa: DJ001
-    role = models.CharField(max_length=6, choices=Role.choices, default=Role.MEMBER)
-    team = models.CharField(max_length=6, choices=Team.choices)
+    role = models.CharField(max_length=6, choices=Role, default=Role.MEMBER)
+    team = models.CharField(max_length=6, choices=Team)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -320,7 +320,7 @@ class ReplicationMiddleware:
             metrics.replay(reason=reason, outcome="loop")
             return unavailable("The primary database is moving. Please retry shortly.")
 
-        length = request.META.get("CONTENT_LENGTH") or ""
+        length = request.headers.get("content-length") or ""
         # A chunked body announces no length: it may be any size, so Fly may not replay it.
         chunked = not length and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         if chunked or (length.isdigit() and int(length) > MAX_REPLAY_BODY_BYTES):

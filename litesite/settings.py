@@ -65,7 +65,6 @@ FLY_APP_NAME = env.str("FLY_APP_NAME", default="")
 # derives forwarded_allow_ips from the same variables.
 TRUST_FLY_PROXY = _env_bool("TRUST_FLY_PROXY", default=bool(FLY_APP_NAME and FLY_MACHINE_ID))
 FLY_REGION = env.str("FLY_REGION", default="local")
-PRIMARY_REGION = env.str("PRIMARY_REGION", default="")
 # Local multi-region emulation only (litesite/cluster): the site database behaves like a file in a
 # LiteFS mount (read-only on replicas, TXID advanced per commit). Never set on Fly.
 LITEFS_EMULATION = _env_bool("LITEFS_EMULATION", default=False)
