@@ -108,7 +108,7 @@ def test_a_first_visit_whose_clock_runs_ahead_is_refused_then_counted_when_the_s
     page.locator("#post-end").scroll_into_view_if_needed()
     page.clock.fast_forward(required_ms(page) + 1_000)  # only the browser's clock
     page.wait_for_function(
-        "document.querySelector('article.post').dataset.readRefused === 'too-early'"
+        "() => document.querySelector('article.post').dataset.readRefused === 'too-early'"
     )
     assert not PostRead.objects.exists()
 
