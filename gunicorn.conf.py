@@ -4,11 +4,20 @@ gthread workers: SQLite calls release the GIL, and threads share one process's p
 connections. The application is not preloaded in the master, so no database connection (and no
 SQLite file descriptor) is ever opened before the fork; Django opens its connections lazily in
 each worker anyway.
+
+The master binds its port first and migrates second (`when_ready`): on Fly, LiteFS starts
+gunicorn right after promoting this machine, and requests replayed here meanwhile wait in the
+listen backlog instead of meeting a closed port.
 """
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 from litesite import metrics_server as _metrics_server
+
+MANAGE_PY = Path(__file__).resolve().with_name("manage.py")
 
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 wsgi_app = "litesite.wsgi:application"
@@ -60,6 +69,14 @@ def on_starting(server):
 
 
 def when_ready(server):
+    """Listening, no worker yet: bring this machine's databases up to date (manage.py
+    migrate_node: the cache always, the site database only on the primary), in a process of its
+    own so that the master never opens a database. Connections made meanwhile are answered once
+    the workers start; if migrating fails, gunicorn stops, and LiteFS with it. Then the metrics
+    exposition starts."""
+    result = subprocess.run([sys.executable, str(MANAGE_PY), "migrate_node"], check=False)
+    if result.returncode != 0:
+        server.halt(reason="manage.py migrate_node failed", exit_status=1)
     if _metrics_address:
         host, port = _metrics_address
         _metrics_server.start(host=host, port=port, log=server.log)

@@ -7,7 +7,6 @@ from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessio
 
 from accounts.sessions import extend_session
 from litesite import litefs
-from litesite.middleware import replay_to_primary
 
 # Browsers cap cookie lifetimes at 400 days (RFC 6265bis), so asking for more buys nothing.
 CLIENT_ID_MAX_AGE = 400 * 24 * 60 * 60
@@ -30,7 +29,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 extend_session(session=session)
         except litefs.ReplayToPrimary as replay:
             # Answered here: raised out of a middleware it would first be logged as a 500.
-            return replay_to_primary(request, reason=replay.reason)
+            return litefs.replay_to_primary(request, reason=replay.reason)
         return None
 
     def process_response(self, request, response):

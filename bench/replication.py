@@ -213,7 +213,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
-    from litesite.cluster.harness import Cluster, free_port
+    from devcluster.harness import Cluster, free_port
 
     with tempfile.TemporaryDirectory(prefix="bench-replication-") as scratch:
         cluster = Cluster(Path(scratch), extra_env={"DEBUG": "false"}, workers=1, threads=1)

@@ -199,7 +199,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
-    from litesite.cluster.harness import Cluster
+    from devcluster.harness import Cluster
 
     with tempfile.TemporaryDirectory(prefix="bench-txid-") as scratch:
         cluster = Cluster(

@@ -10,7 +10,6 @@ from django.utils.cache import patch_vary_headers
 
 from accounts.models import Session
 from litesite import litefs
-from litesite.middleware import replay_to_primary
 
 from .sessions import (
     LEGACY_COOKIE_NAME,
@@ -43,7 +42,7 @@ class LegacySessionMiddleware:
             try:
                 exchanged = exchange_legacy_session(legacy_session_id=legacy_id)
             except litefs.ReplayToPrimary as replay:
-                return replay_to_primary(request, reason=replay.reason)
+                return litefs.replay_to_primary(request, reason=replay.reason)
         if exchanged is not None:
             request.session = import_module(settings.SESSION_ENGINE).SessionStore(
                 session_key=exchanged.session_key

@@ -50,7 +50,7 @@ def transient_database_failure(error: BaseException | None) -> str | None:
     """LOCKED or FULL when `error` is SQLite saying it could not write for now, else None.
 
     Read-only and I/O errors are not here: on a replica they mean "replay to the primary"
-    (litesite.middleware), and on the primary they are real faults.
+    (litesite.litefs), and on the primary they are real faults.
     """
     seen = set()
     while error is not None and id(error) not in seen:

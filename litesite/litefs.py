@@ -16,6 +16,11 @@ Without LiteFS (`LITEFS_DIR` unset) the node is standalone and simply the primar
 
 Within a request the middleware keeps one `Node`, so the request costs at most a stat and a small
 read; outside a request (management commands) each call looks afresh.
+
+What a replica does with a request that must write lives here too, beside ensure_primary():
+`replay_to_primary()` builds the answer that sends it to the primary (409 + `fly-replay`, or the
+clearest refusal when that cannot work), and `SiteDatabaseConnection` notes LiteFS refusing a
+write on the site database, so the middleware can replay it (litesite/middleware.py).
 """
 
 import contextlib
@@ -25,6 +30,7 @@ import logging
 import os
 import re
 import socket
+import sqlite3
 import threading
 import time
 import urllib.error
@@ -36,6 +42,9 @@ from functools import cache, cached_property, lru_cache
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.http import HttpResponse
+
+from litesite import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +64,17 @@ _HOSTNAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,252}\Z")
 # the hot path of the primary and short enough to notice a failover quickly.
 INFO_CACHE_SECONDS = 1.0
 INFO_TIMEOUT_SECONDS = 0.25
+
+# Fly's edge cannot replay a request whose body is over 1 MB.
+MAX_REPLAY_BODY_BYTES = 1_000_000
+RETRY_AFTER_SECONDS = 1
+# How SQLite reports LiteFS refusing a write on a replica (shared/LITEFS.md, seen on v0.5.14):
+# WAL mode gives SQLITE_IOERR_WRITE (778, "disk I/O error"), a rollback journal
+# SQLITE_READONLY_DIRECTORY (1544). Any SQLITE_READONLY flavour means the same (a plain 8 is what a
+# `mode=ro` or query_only connection gives); other I/O errors are real faults, not refusals.
+_REFUSED_WRITE_CODES = frozenset({sqlite3.SQLITE_IOERR_WRITE})
+# Without an error code (an exception built by hand, an older Python): the messages.
+_READONLY_MESSAGES = ("attempt to write a readonly database", "disk i/o error")
 
 
 class ReplayToPrimary(Exception):
@@ -353,7 +373,11 @@ class RequestState:
 
     node: Node
     replay_reason: str | None = None
+    # The site database's own refusal of a write (see SiteDatabaseConnection), as sqlite3 raised it.
     readonly_error: Exception | None = field(default=None, repr=False)
+    # The answer replay_to_primary() built for this request, if any: whoever returns it has
+    # answered the request, and the middleware must not replay it a second time.
+    replay_response: HttpResponse | None = field(default=None, repr=False)
 
 
 _current: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar(
@@ -413,3 +437,190 @@ def primary_hostname() -> str | None:
 
 def is_primary() -> bool:
     return current_node().is_primary
+
+
+# --- Sending a request to the primary ---------------------------------------------------------
+def parse_replay_src(header: str) -> dict[str, str]:
+    """`instance=a;region=b;t=1;state=c` -> {"instance": "a", ...}; junk fields are dropped."""
+    fields = {}
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key:
+            fields[key.lower()] = value
+    return fields
+
+
+def _unavailable(message: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def replay_to_primary(request, *, reason: str, node: Node | None = None) -> HttpResponse:
+    """The answer that sends `request` to the primary: 409 + `fly-replay`, or the clearest
+    refusal when a replay cannot work (503 + Retry-After: no primary, or a loop; 413: a body Fly
+    cannot replay).
+
+    For code that must answer a request itself (a middleware's process_request, where a raised
+    ReplayToPrimary would first be logged as a 500); views call ensure_primary() instead.
+    """
+    state = _current.get()
+    if node is None:
+        node = state.node if state is not None else Node.from_settings()
+    response = _replay_response(request, node=node, reason=reason)
+    if state is not None:
+        state.replay_response = response
+    return response
+
+
+def _replay_response(request, *, node: Node, reason: str) -> HttpResponse:
+    target = node.primary_hostname
+    if node.is_primary or target is None or target == node.instance_id:
+        logger.warning(
+            "No primary known; cannot run %s %s (%s)", request.method, request.path, reason
+        )
+        metrics.replay(reason=reason, outcome="no_primary")
+        return _unavailable("No primary database is reachable right now. Please retry shortly.")
+
+    src = parse_replay_src(request.headers.get("fly-replay-src", ""))
+    # Anyone can send this header: only machine names go back out in fly-replay's state.
+    visited = [hop for hop in src.get("state", "").split("+") if valid_hostname(hop)]
+    sender = src.get("instance")
+    if valid_hostname(sender) and sender not in visited:
+        visited.append(sender)
+    if target in visited:
+        logger.warning(
+            "Not replaying %s %s to %s again (already replayed from %s)",
+            request.method,
+            request.path,
+            target,
+            ", ".join(visited),
+        )
+        metrics.replay(reason=reason, outcome="loop")
+        return _unavailable("The primary database is moving. Please retry shortly.")
+
+    length = request.headers.get("content-length") or ""
+    # A chunked body announces no length: it may be any size, so Fly may not replay it.
+    chunked = not length and "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if chunked or (length.isdigit() and int(length) > MAX_REPLAY_BODY_BYTES):
+        logger.warning(
+            "%s %s has a %s body on replica %s; Fly cannot replay it to %s",
+            request.method,
+            request.path,
+            "chunked" if chunked else f"{length}-byte",
+            node.instance_id,
+            target,
+        )
+        metrics.replay(reason=reason, outcome="too_large")
+        return HttpResponse(
+            "This upload is larger than 1 MB (or of unknown size) and reached a read-only copy "
+            "of the site, which cannot forward it. Send it to the primary with the header "
+            f"fly-force-instance-id: {target}\n",
+            status=413,
+            content_type="text/plain; charset=utf-8",
+        )
+
+    visited.append(node.instance_id)
+    metrics.replay(reason=reason, outcome="replayed")
+    response = HttpResponse(
+        f"This request must run on the primary ({target}): {reason}. Replaying it there.\n",
+        status=409,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["fly-replay"] = f"instance={target};state={'+'.join(visited)}"
+    return response
+
+
+# --- LiteFS refusing a write ------------------------------------------------------------------
+def exception_chain(exc: BaseException):
+    """`exc`, then what caused it or was being handled when it was raised, and so on."""
+    seen = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += (current.__context__, current.__cause__)
+
+
+def raised_by(exception: BaseException, recorded: BaseException | None) -> bool:
+    """Is `recorded` the exception itself, or in its cause/context chain?"""
+    return recorded is not None and any(e is recorded for e in exception_chain(exception))
+
+
+def is_readonly_error(exc: BaseException) -> bool:
+    """True for the errors SQLite raises when LiteFS refuses a write on a replica.
+
+    It says nothing about *which* database raised it: only SiteDatabaseConnection knows that.
+    """
+    # Django re-raises sqlite3's error as its own with the original as its cause, which carries
+    # SQLite's extended code (Python 3.11+). Causes only: an error raised while another was being
+    # handled is not that other error.
+    causes = []
+    while exc is not None and len(causes) < 8:
+        causes.append(exc)
+        exc = exc.__cause__
+    codes = [getattr(e, "sqlite_errorcode", None) for e in causes]
+    codes = [code for code in codes if isinstance(code, int)]
+    if codes:
+        return any(
+            code in _REFUSED_WRITE_CODES or code & 0xFF == sqlite3.SQLITE_READONLY for code in codes
+        )
+    return any(
+        type(e).__name__ == "OperationalError"
+        and any(m in str(e).lower() for m in _READONLY_MESSAGES)
+        for e in causes
+    )
+
+
+def _note_refusal(exc: sqlite3.Error) -> None:
+    state = _current.get()
+    if state is not None and is_readonly_error(exc):
+        state.readonly_error = exc
+
+
+class SiteDatabaseConnection(sqlite3.Connection):
+    """The site database's sqlite3 connection (its `factory` in settings.DATABASES).
+
+    Notes on the request being served when SQLite refuses a write the way it does on a LiteFS
+    replica, wherever that happens: in a statement, at BEGIN or at COMMIT (where LiteFS in WAL
+    mode often refuses, and which Django's execute wrappers never see). The error noted is the
+    very object sqlite3 raised, which Django's own error then carries as its cause: the
+    middleware replays only that error, never the same words from the cache database, a file of
+    this machine that the primary cannot fix.
+    """
+
+    def cursor(self, factory=sqlite3.Cursor):
+        return super().cursor(_noting_refusals(factory))
+
+    def commit(self):
+        try:
+            super().commit()
+        except sqlite3.Error as exc:
+            _note_refusal(exc)
+            raise
+
+
+@cache
+def _noting_refusals(cursor_class: type) -> type:
+    """`cursor_class` (whichever Django's backend asks for), noting refused writes."""
+
+    class NotingCursor(cursor_class):
+        def execute(self, *args, **kwargs):
+            try:
+                return super().execute(*args, **kwargs)
+            except sqlite3.Error as exc:
+                _note_refusal(exc)
+                raise
+
+        def executemany(self, *args, **kwargs):
+            try:
+                return super().executemany(*args, **kwargs)
+            except sqlite3.Error as exc:
+                _note_refusal(exc)
+                raise
+
+    NotingCursor.__name__ = NotingCursor.__qualname__ = f"Noting{cursor_class.__name__}"
+    return NotingCursor

@@ -4,6 +4,7 @@ Every variable is declared once, below, with its default. Bad values fail at sta
 django-environ's error rather than half-working later.
 """
 
+import importlib.util
 import math
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from litesite.litefs import SiteDatabaseConnection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -65,9 +68,12 @@ FLY_APP_NAME = env.str("FLY_APP_NAME", default="")
 # derives forwarded_allow_ips from the same variables.
 TRUST_FLY_PROXY = _env_bool("TRUST_FLY_PROXY", default=bool(FLY_APP_NAME and FLY_MACHINE_ID))
 FLY_REGION = env.str("FLY_REGION", default="local")
-# Local multi-region emulation only (litesite/cluster): the site database behaves like a file in a
-# LiteFS mount (read-only on replicas, TXID advanced per commit). Never set on Fly.
-LITEFS_EMULATION = _env_bool("LITEFS_EMULATION", default=False)
+# The emulated LiteFS cluster (devcluster/: `manage.py cluster`, the cluster tests) is a
+# development app: installed with DEBUG when its folder is there (never in the Docker image), or
+# when asked for (the tests set DEVCLUSTER=true).
+DEVCLUSTER = _env_bool(
+    "DEVCLUSTER", default=DEBUG and importlib.util.find_spec("devcluster") is not None
+)
 
 # How long a write to the site database waits for another writer before the request is answered
 # 503 + Retry-After (litesite/errors.py).
@@ -180,6 +186,8 @@ INSTALLED_APPS = [
     # cookies). A site done with it deletes this line and the legacy/ folder; nothing else uses it.
     "legacy",
 ]
+if DEVCLUSTER:
+    INSTALLED_APPS += ["devcluster"]
 
 MIDDLEWARE = [
     # Outermost: counts each response by view and status as it leaves the site, after any
@@ -228,8 +236,9 @@ TEMPLATES = [
 
 
 # --- Databases --------------------------------------------------------------------------------
-def _sqlite(url: str, *, alias: str, busy_timeout: float) -> dict:
-    """A SQLite alias tuned for concurrent use; the same settings for both databases."""
+def _sqlite(url: str, *, alias: str, busy_timeout: float, **connect) -> dict:
+    """A SQLite alias tuned for concurrent use, the same for both databases; `connect` adds
+    arguments for sqlite3.connect()."""
     config = environ.Env.db_url_config(url)
     if config["ENGINE"] != "django.db.backends.sqlite3":
         raise ImproperlyConfigured(f"{alias} must be a sqlite:/// URL, not {url!r}.")
@@ -254,13 +263,20 @@ def _sqlite(url: str, *, alias: str, busy_timeout: float) -> dict:
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                 "PRAGMA mmap_size=0; PRAGMA foreign_keys=ON;"
             ),
+            **connect,
         },
         "TEST": {"NAME": str(path.with_name(f"test-{path.name}"))},
     }
 
 
 DATABASES = {
-    "default": _sqlite(DATABASE_URL, alias="DATABASE_URL", busy_timeout=SITE_DB_BUSY_TIMEOUT),
+    "default": _sqlite(
+        DATABASE_URL,
+        alias="DATABASE_URL",
+        busy_timeout=SITE_DB_BUSY_TIMEOUT,
+        # Notes LiteFS refusing a write on a replica, for the replication middleware.
+        factory=SiteDatabaseConnection,
+    ),
     "cache": _sqlite(
         CACHE_DATABASE_URL, alias="CACHE_DATABASE_URL", busy_timeout=CACHEDB_BUSY_TIMEOUT
     ),
@@ -289,8 +305,6 @@ if LITEFS_TXID_MAX_AHEAD < 0:
     raise ImproperlyConfigured("LITEFS_TXID_MAX_AHEAD must be 0 or more transactions.")
 if LITEFS_TXID_MAX_WAITERS < 0:
     raise ImproperlyConfigured("LITEFS_TXID_MAX_WAITERS must be 0 or more requests.")
-if LITEFS_EMULATION:
-    DATABASES["default"]["ENGINE"] = "litesite.cluster.backend"
 DATABASE_ROUTERS = ["cachedb.routers.CacheRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

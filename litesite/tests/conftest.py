@@ -1,14 +1,12 @@
-"""Fixtures for the replication tests: an emulated LiteFS mount for this process, and clusters."""
+"""Fixtures for the replication tests: this process as a node under an emulated LiteFS mount."""
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
+from devcluster.litefs_api import LiteFSAPI
+from devcluster.mount import Mount
 from litesite import litefs
-from litesite.cluster.harness import Cluster, migrate_template
-from litesite.cluster.litefs_api import LiteFSAPI
-from litesite.cluster.mount import Mount
 
 
 @dataclass
@@ -22,7 +20,7 @@ class FakeLiteFS:
     def make_primary(self, *, txid: int = 1) -> None:
         self.mount.make_primary()
         self.mount.write_pos(txid, "0123456789abcdef")
-        self.info.update(isPrimary=True, primary={"hostname": ""})
+        self.info.update(isPrimary=True, primary={"hostname": "syd-1"})
         litefs.info_cache.clear()
 
     def make_replica(self, primary: str | None = "lhr-1", *, txid: int = 1) -> None:
@@ -30,15 +28,15 @@ class FakeLiteFS:
         self.mount.make_replica(primary)
         self.mount.write_pos(txid, "0123456789abcdef")
         self.mount.write_lag(0)
-        self.info.update(isPrimary=False, primary={"hostname": ""})
+        self.info.update(isPrimary=False, primary={"hostname": primary or ""})
         litefs.info_cache.clear()
 
 
 @pytest.fixture
 def fake_litefs(tmp_path, settings):
     """Point this process's settings at an emulated mount; it starts as replica syd-1 of lhr-1."""
-    info = {"id": "syd-1", "isPrimary": False, "candidate": False, "primary": {"hostname": ""}}
-    api = LiteFSAPI(lambda: info)
+    info = {"isPrimary": False, "candidate": False, "path": str(tmp_path / "litefs-data")}
+    api = LiteFSAPI(lambda: info, hostname="syd-1")
     api.start()
     node = FakeLiteFS(mount=Mount(tmp_path / "litefs", "site.sqlite3"), api=api, info=info)
     settings.LITEFS_DIR = str(node.mount.path)
@@ -51,19 +49,3 @@ def fake_litefs(tmp_path, settings):
     api.stop()
     node.mount.path.chmod(0o755)
     litefs.info_cache.clear()
-
-
-@pytest.fixture(scope="session")
-def cluster_template(tmp_path_factory) -> Path:
-    """One migrated database for every emulated cluster of the run (migrating takes seconds)."""
-    return migrate_template(tmp_path_factory.mktemp("cluster-template"))
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory, cluster_template):
-    """Primary lhr-1 (region lhr) and replica syd-1 (region syd), behind an emulated edge."""
-    running = Cluster(tmp_path_factory.mktemp("cluster")).start(template=cluster_template)
-    try:
-        yield running
-    finally:
-        running.stop()

@@ -1,6 +1,7 @@
 """The deployment files say what they must: read and checked, since Fly is not reachable here."""
 
 import contextlib
+import copy
 import http.client
 import os
 import re
@@ -10,13 +11,15 @@ import subprocess
 import sys
 import time
 import tomllib
+import types
 from pathlib import Path
 
 import pytest
-import yaml
 from django.urls import resolve
+from setuptools import find_namespace_packages
 
-from litesite.cluster.harness import free_port
+from devcluster import litefs_config as litefs_yml
+from devcluster.harness import free_port
 from litesite.health import healthcheck
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,24 +78,8 @@ FLY_MACHINE_ENV = {
 }
 
 
-def expand_like_litefs(text: str, env: dict[str, str]) -> str:
-    """LiteFS's ExpandEnv: ${VAR}, and ${A == B} / ${A != B} comparing two variables."""
-
-    def replace(match):
-        expression = match.group(1).strip()
-        comparison = re.fullmatch(r"(\w+)\s*(==|!=)\s*(\w+)", expression)
-        if comparison:
-            left, op, right = comparison.groups()
-            equal = env.get(left, "") == env.get(right, "")
-            return str(equal if op == "==" else not equal).lower()
-        return env.get(expression, "")
-
-    return re.sub(r"\$\{([^}]*)\}", replace, text)
-
-
 def litefs_config(region: str) -> dict:
-    env = {**FLY_MACHINE_ENV, "FLY_REGION": region}
-    return yaml.safe_load(expand_like_litefs((ROOT / "litefs.yml").read_text(), env))
+    return litefs_yml.load({**FLY_MACHINE_ENV, "FLY_REGION": region}, ROOT / "litefs.yml")
 
 
 @pytest.fixture(scope="module")
@@ -132,15 +119,76 @@ def test_only_machines_in_the_primary_region_are_candidates_and_they_promote():
     assert lease["advertise-url"] == "http://e784079b1d4e86.vm.litesite.internal:20202"
 
 
-def test_default_database_migrations_run_only_on_candidates_and_the_cache_on_every_node():
-    commands = litefs_config("lhr")["exec"]
-    default = [c for c in commands if "migrate" in c["cmd"] and "--database cache" not in c["cmd"]]
-    cache = [c for c in commands if "--database cache" in c["cmd"]]
-    assert default and all(c.get("if-candidate") is True for c in default)
-    assert all("--database default" in c["cmd"] for c in default)
-    assert cache and not any(c.get("if-candidate") for c in cache)
-    assert commands[-1]["cmd"].startswith("gunicorn") and "gunicorn.conf.py" in commands[-1]["cmd"]
-    assert not commands[-1].get("if-candidate")
+def migration_problems(config: dict) -> list[str]:
+    """Where litefs.yml would let a deploy's migrations run on a replica, or not at all.
+
+    `if-candidate` tests the node's `candidate` setting, not whether it holds the lease: only
+    `promote: true` makes a booting candidate the primary before `exec` runs. The app's own
+    start-up (gunicorn's when_ready: manage.py migrate_node) migrates only on the primary, so
+    it needs the booting candidate to be the primary too.
+    """
+    lease, commands = config["lease"], litefs_yml.exec_commands(config)
+    if lease.get("promote") is True or lease.get("candidate") is not True:
+        return []
+    problems = [
+        f"`{c.cmd}` runs if-candidate on a standby that is a replica"
+        for c in commands
+        if c.if_candidate and "migrate" in c.cmd
+    ]
+    if commands and commands[-1].cmd.startswith("gunicorn"):
+        problems.append("the booting candidate is not the primary when gunicorn migrates")
+    return problems
+
+
+def test_the_app_is_the_only_exec_command_and_no_migration_runs_before_it():
+    for region in ("lhr", "syd"):
+        commands = litefs_yml.exec_commands(litefs_config(region))
+        assert [c.cmd for c in commands] == ["gunicorn --config gunicorn.conf.py"]
+        assert not commands[0].if_candidate
+
+
+def test_gunicorn_migrates_this_machines_databases_after_binding_and_before_its_workers(
+    monkeypatch,
+):
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    ran, halted = [], []
+
+    def run(argv, **kwargs):
+        ran.append(argv)
+        return types.SimpleNamespace(returncode=0)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    server = types.SimpleNamespace(halt=lambda **kw: halted.append(kw))
+    config["when_ready"](server)  # gunicorn calls it once listening, before spawning workers
+    assert [Path(a).name for a in ran[0][1:]] == ["manage.py", "migrate_node"]
+    assert halted == []
+
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: types.SimpleNamespace(returncode=1))
+    config["when_ready"](server)
+    assert halted == [{"reason": "manage.py migrate_node failed", "exit_status": 1}]
+
+
+def test_a_booting_candidate_is_promoted_so_migrations_run_on_the_primary():
+    assert migration_problems(litefs_config("lhr")) == []
+    assert migration_problems(litefs_config("syd")) == []
+
+
+@pytest.mark.parametrize(
+    "exec_commands",
+    [
+        None,  # litefs.yml's own: gunicorn migrates on the primary as it starts
+        [
+            {"cmd": "python manage.py migrate --database default --noinput", "if-candidate": True},
+            {"cmd": "gunicorn --config gunicorn.conf.py"},
+        ],
+    ],
+)
+def test_dropping_promote_is_caught_while_a_candidate_migrates(exec_commands):
+    config = copy.deepcopy(litefs_config("lhr"))
+    if exec_commands is not None:
+        config["exec"] = exec_commands
+    config["lease"].pop("promote", None)
+    assert migration_problems(config)
 
 
 def test_both_databases_live_on_the_volume_and_the_cache_outside_the_litefs_mount(fly):
@@ -206,10 +254,48 @@ def test_gunicorn_runs_threads_from_the_environment_and_opens_nothing_before_the
     assert config["preload_app"] is False
 
 
-def test_the_docker_context_leaves_out_local_state():
+def test_the_docker_context_leaves_out_local_state_and_the_development_cluster():
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for path in (".git", ".venv", "var"):
+    for path in (".git", ".venv", "var", "devcluster"):
         assert path in ignored
+    copies = re.findall(r"^COPY .*$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert copies and not any("devcluster" in line for line in copies)
+
+
+def test_the_package_ships_the_product_without_the_development_cluster():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    shipped = set(find_namespace_packages(where=str(ROOT), include=include))
+    assert {"litesite", "accounts", "blog", "calls", "cachedb"} <= shipped
+    assert not {p for p in shipped if p.split(".")[0] == "devcluster"}
+
+
+@pytest.mark.parametrize("debug", ["false", "true"])
+def test_the_site_runs_where_the_development_cluster_is_not(tmp_path, debug):
+    # Outside the checkout, as in the image: only the installed packages are importable.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DEVCLUSTER"))}
+    env |= {
+        "DEBUG": debug,
+        "SECRET_KEY": "image-test-secret-key",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/site.sqlite3",
+        "CACHE_DATABASE_URL": f"sqlite:///{tmp_path}/cache.sqlite3",
+        "DJANGO_SETTINGS_MODULE": "litesite.settings",
+    }
+    probe = (
+        "import importlib.util, django\n"
+        "assert importlib.util.find_spec('devcluster') is None\n"
+        "django.setup()\n"
+        "from django.conf import settings\n"
+        "from django.core.management import call_command\n"
+        "call_command('check')\n"
+        "import litesite.wsgi\n"
+        "print('devcluster' in settings.INSTALLED_APPS)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
 
 
 def test_env_of_this_test_does_not_leak_into_the_gunicorn_defaults(monkeypatch):

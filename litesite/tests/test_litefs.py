@@ -213,11 +213,3 @@ def test_while_one_thread_asks_litefs_the_others_use_its_last_answer(monkeypatch
     release.set()
     slow.join(5)
     assert cache.get("http://api") == {"isPrimary": False}
-
-
-def test_an_emulated_replica_that_never_synced_shows_litefs_s_never_synced_lag(tmp_path):
-    from litesite.cluster.mount import Mount
-
-    mount = Mount(tmp_path / "litefs", "site.sqlite3")
-    mount.make_replica("lhr-1")
-    assert (tmp_path / "litefs" / ".lag").read_bytes() == b"+2147483647\n"

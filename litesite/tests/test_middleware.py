@@ -17,13 +17,16 @@ import uuid
 import pytest
 from django.core.cache import cache
 from django.db import connections
+from django.db.utils import ConnectionHandler
 from django.http import HttpResponse
 from django.test import RequestFactory
-from django.urls import path
+from django.urls import path, resolve
+from django.views.generic import RedirectView
 
 from accounts.models import User
+from cachedb import faults
+from devcluster.backend.base import REFUSALS
 from litesite import health, litefs, middleware
-from litesite.cluster.backend.base import REFUSALS
 from litesite.tests.test_settings import BASE_DIR, failure_of
 
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
@@ -76,10 +79,35 @@ def readonly_write_view(request):
     return HttpResponse("unreachable")
 
 
-def refused_commit_view(request):
-    """LiteFS in WAL mode often refuses at COMMIT, which Django runs in this same wrapper."""
-    with connections["default"].wrap_database_errors:
+class CommitRefused(sqlite3.Connection):
+    def commit(self):
         raise litefs_refusal("wal")
+
+
+class SiteConnectionRefusedAtCommit(litefs.SiteDatabaseConnection, CommitRefused):
+    """The site database's connection class over a COMMIT that LiteFS refuses."""
+
+
+def refused_commit_view(request):
+    """LiteFS in WAL mode often refuses at COMMIT, which reaches Django through the DB-API
+    connection's commit(), never through a cursor (nor an execute wrapper)."""
+    database = ConnectionHandler(
+        {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": ":memory:",
+                "OPTIONS": {"factory": SiteConnectionRefusedAtCommit},
+            }
+        }
+    )["default"]
+    try:
+        database.set_autocommit(False)
+        with database.cursor() as cursor:
+            cursor.execute("CREATE TABLE note (text TEXT)")
+        database.commit()
+    finally:
+        database.close()
+    return HttpResponse("unreachable")
 
 
 def cache_orm_write_view(request):
@@ -125,6 +153,7 @@ urlpatterns = [
     path("cache-raw-write", cache_raw_write_view),
     path("cache-disk-io", cache_disk_io_error_view),
     path("healthcheck", health.healthcheck, name="healthcheck"),
+    path("class-based", RedirectView.as_view(url="/read")),
 ]
 
 
@@ -138,7 +167,7 @@ class AnswersReplayItselfMiddleware:
         try:
             litefs.ensure_primary("extending a session")
         except litefs.ReplayToPrimary as replay:
-            return middleware.replay_to_primary(request, reason=replay.reason)
+            return litefs.replay_to_primary(request, reason=replay.reason)
         return self.get_response(request)
 
 
@@ -159,7 +188,7 @@ def _forget_views():
 
 
 def replay_fields(response) -> dict[str, str]:
-    return middleware.parse_replay_src(response["fly-replay"])
+    return litefs.parse_replay_src(response["fly-replay"])
 
 
 # --- Writes on a replica ------------------------------------------------------------------------
@@ -232,6 +261,19 @@ def test_a_readonly_database_error_on_a_replica_is_replayed_and_logged_as_a_bug(
     assert "attempt to write a readonly database" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("path", "view"),
+    [
+        ("/readonly", f"{__name__}.readonly_write_view"),
+        ("/class-based", "django.views.generic.base.RedirectView"),
+    ],
+)
+def test_the_bug_log_names_the_view_by_its_dotted_path(path, view):
+    request = RequestFactory().get(path)
+    request.resolver_match = resolve(path)
+    assert middleware.view_path(request) == view
+
+
 def test_a_disk_io_error_of_the_site_database_at_commit_on_a_replica_is_replayed_too(
     client, fake_litefs
 ):
@@ -281,10 +323,10 @@ def test_sqlite_refusals_are_told_by_their_extended_code_then_their_message(code
     error = sqlite3.OperationalError(message)
     if code is not None:
         error.sqlite_errorcode = code
-    assert middleware.is_readonly_error(error) is refused
+    assert litefs.is_readonly_error(error) is refused
     wrapped = OperationalError(message)  # as Django re-raises it, the original as its cause
     wrapped.__cause__ = error
-    assert middleware.is_readonly_error(wrapped) is refused
+    assert litefs.is_readonly_error(wrapped) is refused
 
 
 def test_a_session_that_cannot_be_saved_on_a_replica_is_replayed_not_a_400(
@@ -338,7 +380,7 @@ def test_a_replayed_request_is_replayed_again_when_the_primary_has_moved(client,
 
 def test_a_request_never_goes_back_to_a_node_it_was_replayed_from(client, fake_litefs, caplog):
     src = "instance=lhr-1;region=lhr;t=1;state=syd-1+lhr-1"
-    with caplog.at_level(logging.WARNING, logger="litesite.middleware"):
+    with caplog.at_level(logging.WARNING, logger="litesite.litefs"):
         response = client.post("/write", headers={"fly-replay-src": src})
     assert response.status_code == 503
     assert response["Retry-After"] == "1"
@@ -362,8 +404,8 @@ def test_a_junk_instance_in_fly_replay_src_is_dropped_not_echoed(client, fake_li
 def test_a_large_body_on_a_replica_gets_a_clear_error_instead_of_an_impossible_replay(
     client, fake_litefs, caplog
 ):
-    body = b"x" * (middleware.MAX_REPLAY_BODY_BYTES + 1)
-    with caplog.at_level(logging.WARNING, logger="litesite.middleware"):
+    body = b"x" * (litefs.MAX_REPLAY_BODY_BYTES + 1)
+    with caplog.at_level(logging.WARNING, logger="litesite.litefs"):
         response = client.post("/write", data=body, content_type="application/octet-stream")
     assert response.status_code == 413
     assert "fly-force-instance-id: lhr-1" in response.content.decode()
@@ -376,15 +418,15 @@ def test_a_chunked_body_of_unknown_size_on_a_replica_is_not_replayed_either(clie
 
     request = RequestFactory().post("/write", HTTP_TRANSFER_ENCODING="chunked")
     del request.META["CONTENT_LENGTH"]
-    response = middleware.ReplicationMiddleware.to_primary(
-        request, litefs.Node.from_settings(), reason="POST writes"
+    response = litefs.replay_to_primary(
+        request, node=litefs.Node.from_settings(), reason="POST writes"
     )
     assert response.status_code == 413
     assert "fly-replay" not in response
 
 
 def test_a_body_of_exactly_one_megabyte_is_still_replayed(client, fake_litefs):
-    body = b"x" * middleware.MAX_REPLAY_BODY_BYTES
+    body = b"x" * litefs.MAX_REPLAY_BODY_BYTES
     response = client.post("/write", data=body, content_type="application/octet-stream")
     assert response.status_code == 409
 
@@ -681,6 +723,7 @@ def test_with_no_waiters_allowed_a_replica_behind_the_cookie_replays_at_once(
 
 @pytest.mark.django_db(databases=["default", "cache"])
 def test_the_health_check_never_waits_on_a_cookie_nor_is_replayed(client, fake_litefs, polls):
+    faults.forget()  # the cache faults earlier tests provoked would make it "degraded"
     fake_litefs.make_replica("lhr-1", txid=10)
     client.cookies[litefs.TXID_COOKIE] = litefs.format_txid(11)
     response = client.get("/healthcheck")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from litesite.cluster.harness import BASE_DIR, base_env, free_port
+from devcluster.harness import BASE_DIR, base_env, free_port
 
 READY_TIMEOUT_SECONDS = 90
 # Headers that differ between two requests by design.
@@ -29,7 +29,7 @@ def gunicorn(tmp_path_factory):
     env = base_env(
         # DEBUG serves static files from the source folders, without a collectstatic run.
         DEBUG="true",
-        LITEFS_EMULATION="false",
+        DJANGO_SETTINGS_MODULE="litesite.settings",  # standalone: no emulated LiteFS
         SITE_URL="http://127.0.0.1",
         DATABASE_URL=f"sqlite:///{root / 'site.sqlite3'}",
         CACHE_DATABASE_URL=f"sqlite:///{root / 'cache.sqlite3'}",

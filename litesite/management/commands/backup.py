@@ -65,10 +65,7 @@ class Command(BaseCommand):
         if alias not in connections:
             raise CommandError(f"There is no database called {alias!r}.")
         settings_dict = connections[alias].settings_dict
-        if settings_dict["ENGINE"] not in (
-            "django.db.backends.sqlite3",
-            "litesite.cluster.backend",
-        ):
+        if connections[alias].vendor != "sqlite":
             raise CommandError(f"{alias!r} is not an SQLite database.")
         source = Path(settings_dict["NAME"])
         if not source.is_file():

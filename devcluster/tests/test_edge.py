@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from litesite.cluster.client import Client
-from litesite.cluster.edge import MAX_HOPS, MAX_REPLAY_BODY_BYTES, Edge, Machine
+from devcluster.client import Client
+from devcluster.edge import MAX_HOPS, MAX_REPLAY_BODY_BYTES, Edge, Machine
 
 
 class StandIn:

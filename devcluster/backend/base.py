@@ -7,10 +7,11 @@ Two things real LiteFS does below SQLite, done here in the connection instead:
   with `mode=ro`: SQLite then refuses every write, whoever runs the process. It does so with plain
   SQLITE_READONLY (8), where a real replica (shared/LITEFS.md, "Observed") says `disk I/O error`,
   SQLITE_IOERR_WRITE (778), in WAL mode and `attempt to write a readonly database`,
-  SQLITE_READONLY_DIRECTORY (1544), with a rollback journal: the cursor re-raises it as those.
-  As on LiteFS, `BEGIN IMMEDIATE` succeeds and the connection stays usable after the error.
-  When a failover flips the mode, is_usable() turns false and Django reopens the connection the
-  other way at the next request.
+  SQLITE_READONLY_DIRECTORY (1544), with a rollback journal: the connection re-raises it as
+  those, below the site's own connection class (litefs.SiteDatabaseConnection), which therefore
+  sees what it would see on LiteFS. As on LiteFS, `BEGIN IMMEDIATE` succeeds and the connection
+  stays usable after the error. When a failover flips the mode, is_usable() turns false and
+  Django reopens the connection the other way at the next request.
 - Each committed write transaction advances the TXID in `<db>-pos`, before the commit returns
   to the application, so a `__txid` cookie set right after a write is never behind it.
 """
@@ -23,7 +24,8 @@ from pathlib import Path
 
 from django.db.backends.sqlite3 import base as sqlite_base
 
-from litesite.cluster.mount import bump_pos
+from devcluster.mount import bump_pos
+from litesite.litefs import SiteDatabaseConnection
 
 
 def file_is_read_only(path: Path) -> bool:
@@ -32,24 +34,6 @@ def file_is_read_only(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-
-
-class EmulatedLiteFSConnection(sqlite3.Connection):
-    """Remembers how many changes it has reported, to bump the TXID once per transaction."""
-
-    db_path: Path
-    changes_reported = 0
-    opened_read_only = False
-
-    def commit(self):
-        with as_a_replica_refuses(self):
-            super().commit()
-        self.report_commit()
-
-    def report_commit(self) -> None:
-        if self.total_changes != self.changes_reported:
-            self.changes_reported = self.total_changes
-            bump_pos(self.db_path)
 
 
 # (extended code, message) of a replica's refusal, by journal mode; see the module docstring.
@@ -83,6 +67,33 @@ def as_a_replica_refuses(connection: sqlite3.Connection):
         ):
             raise refusal(connection) from None
         raise
+
+
+class ReplicaRefusals(sqlite3.Connection):
+    """A `mode=ro` connection's COMMIT refusing as a LiteFS replica's does."""
+
+    opened_read_only = False
+
+    def commit(self):
+        with as_a_replica_refuses(self):
+            super().commit()
+
+
+class EmulatedLiteFSConnection(SiteDatabaseConnection, ReplicaRefusals):
+    """The site's connection class over the emulated refusals; remembers how many changes it
+    has reported, to bump the TXID once per transaction."""
+
+    db_path: Path
+    changes_reported = 0
+
+    def commit(self):
+        super().commit()
+        self.report_commit()
+
+    def report_commit(self) -> None:
+        if self.total_changes != self.changes_reported:
+            self.changes_reported = self.total_changes
+            bump_pos(self.db_path)
 
 
 class EmulatedLiteFSCursor(sqlite_base.SQLiteCursorWrapper):

@@ -1,4 +1,4 @@
-"""litesite/cluster/backend: a replica's database refuses writes as a real LiteFS replica does.
+"""devcluster/backend: a replica's database refuses writes as a real LiteFS replica does.
 
 shared/LITEFS.md ("Observed on a real LiteFS v0.5.14 cluster"): WAL mode gives `disk I/O error`
 (extended code 778), a rollback journal `attempt to write a readonly database` (1544);
@@ -10,8 +10,8 @@ import sqlite3
 import pytest
 from django.db.utils import ConnectionHandler, OperationalError
 
-from litesite import middleware
-from litesite.cluster.mount import Mount
+from devcluster.mount import Mount
+from litesite import litefs
 
 
 def replica_database(tmp_path, blocker, *, journal_mode: str):
@@ -27,7 +27,7 @@ def replica_database(tmp_path, blocker, *, journal_mode: str):
     handler = ConnectionHandler(
         {
             "default": {
-                "ENGINE": "litesite.cluster.backend",
+                "ENGINE": "devcluster.backend",
                 "NAME": str(mount.db_path),
                 "OPTIONS": {"transaction_mode": "IMMEDIATE"},
             }
@@ -64,14 +64,14 @@ def test_a_write_on_a_wal_replica_fails_with_sqlites_disk_io_error_778(wal_repli
     assert str(error) == "disk I/O error"
     assert error.__cause__.sqlite_errorcode == sqlite3.SQLITE_IOERR_WRITE == 778
     assert error.__cause__.sqlite_errorname == "SQLITE_IOERR_WRITE"
-    assert middleware.is_readonly_error(error)
+    assert litefs.is_readonly_error(error)
 
 
 def test_a_write_on_a_rollback_journal_replica_fails_with_readonly_1544(rollback_replica):
     error = refused_write(rollback_replica)
     assert str(error) == "attempt to write a readonly database"
     assert error.__cause__.sqlite_errorcode == sqlite3.SQLITE_READONLY_DIRECTORY == 1544
-    assert middleware.is_readonly_error(error)
+    assert litefs.is_readonly_error(error)
 
 
 def test_the_connection_stays_usable_after_a_refused_write(wal_replica):
@@ -86,3 +86,12 @@ def test_other_errors_on_a_replica_are_left_as_sqlite_raised_them(wal_replica):
     with wal_replica.cursor() as cursor, pytest.raises(OperationalError) as error:
         cursor.execute("SELECT * FROM no_such_table")
     assert error.value.__cause__.sqlite_errorcode == sqlite3.SQLITE_ERROR
+
+
+def test_a_refused_write_is_noted_for_the_middleware_by_the_site_connection_class(wal_replica):
+    # The emulated refusal happens below litefs.SiteDatabaseConnection, as LiteFS's does.
+    state = litefs.RequestState(node=litefs.Node.from_settings())
+    with litefs.request_scope(state):
+        error = refused_write(wal_replica)
+    assert state.readonly_error is error.__cause__
+    assert state.readonly_error.sqlite_errorcode == sqlite3.SQLITE_IOERR_WRITE

@@ -6,7 +6,7 @@ on the primary the way `fly ssh console` would, with accounts' own SessionStore.
 
 import sqlite3
 
-from litesite.cluster.harness import Cluster, Node
+from devcluster.harness import Cluster, Node
 
 _SIGN_IN = """
 from datetime import timedelta

@@ -6,11 +6,18 @@
         cluster.replicate()                      # ship the primary's state to the replicas
 
 Each node has an emulated LiteFS mount (mount.py), its own LiteFS `/info` (litefs_api.py), its
-own unreplicated cache database, and runs the project's gunicorn.conf.py with the emulated
-backend (backend/), so the application code is exactly what runs on Fly. Replication happens
-only when the caller asks: now (`replicate`), later (`replicate_after`, with `.lag` showing the
-delay), not at all for a disconnected node (`disconnect`), or to a new primary (`failover`),
-whose TXIDs continue from the old primary's.
+own unreplicated cache database, and runs the project's litefs.yml `exec` commands (gunicorn with
+gunicorn.conf.py) under devcluster.settings, so the application code and its start-up are exactly
+what runs on Fly. Replication happens only when the caller asks: now (`replicate`), later
+(`replicate_after`, with `.lag` showing the delay), not at all for a disconnected node
+(`disconnect`), or to a new primary (`failover`), whose TXIDs continue from the old primary's.
+
+Machines stop and boot as on Fly (`stop_machine`, `boot`, `deploy`): a booting machine joins the
+cluster as LiteFS does (a candidate with `promote: true` takes the lease first; a non-candidate
+waits for a primary), then runs the exec commands. The replicas see the primary come and go as on
+LiteFS v0.5.14 (shared/LITEFS.md, "Observed"): `.primary` disappears `primary_lost_after` seconds
+(2) after their primary is lost, and names a new one `primary_found_after` seconds (1) after it
+appears.
 """
 
 import contextlib
@@ -24,19 +31,34 @@ import sys
 import threading
 import time
 import urllib.request
+from functools import cached_property
 from pathlib import Path
 
-from litesite.cluster.client import Client
-from litesite.cluster.edge import Edge, Machine
-from litesite.cluster.litefs_api import LiteFSAPI
-from litesite.cluster.mount import Mount
+from devcluster import litefs_config
+from devcluster.client import Client
+from devcluster.edge import Edge, Machine
+from devcluster.litefs_api import LiteFSAPI, new_cluster_id
+from devcluster.mount import Mount
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 DB_NAME = "site.sqlite3"
 CACHE_NAME = "cache.sqlite3"
+APP_NAME = "litesite-local"
 READY_TIMEOUT_SECONDS = 90
+# Seen on LiteFS v0.5.14: a replica drops `.primary` about 2 s after losing its primary, and
+# names the next one about 1 s after it appears.
+PRIMARY_LOST_AFTER_SECONDS = 2.0
+PRIMARY_FOUND_AFTER_SECONDS = 1.0
 # Environment a node must not inherit from whoever started the harness.
-_NODE_OWNED = ("DATABASE_URL", "CACHE_DATABASE_URL", "LITEFS_", "FLY_", "PRIMARY_REGION", "PORT")
+_NODE_OWNED = (
+    "DATABASE_URL",
+    "CACHE_DATABASE_URL",
+    "LITEFS_",
+    "FLY_",
+    "PRIMARY_REGION",
+    "PORT",
+    "DJANGO_SETTINGS_MODULE",
+)
 
 
 def free_port() -> int:
@@ -48,13 +70,13 @@ def free_port() -> int:
 def base_env(**overrides) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_NODE_OWNED)}
     env.update(
-        DJANGO_SETTINGS_MODULE="litesite.settings",
+        # The site's settings with the emulated LiteFS backend for the site database.
+        DJANGO_SETTINGS_MODULE="devcluster.settings",
         # DEBUG serves static files without a collectstatic manifest; nothing in the replication
         # layer depends on it.
         DEBUG="true",
         SECRET_KEY="emulated-cluster-secret-key",
         EMAIL_URL="consolemail://",
-        LITEFS_EMULATION="true",
         LITEFS_DB_NAME=DB_NAME,
         PYTHONUNBUFFERED="1",
     )
@@ -93,6 +115,18 @@ def migrate_template(directory: Path) -> Path:
     return directory
 
 
+def wait_for(condition, *, timeout: float, message: str, every: float = 0.05):
+    """Poll `condition` until it returns something true; that value, or RuntimeError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise RuntimeError(message)
+        time.sleep(every)
+
+
 class Node:
     """One machine: its mount, cache, LiteFS API and gunicorn process."""
 
@@ -102,6 +136,8 @@ class Node:
         self.region = region
         self.root = cluster.root / machine_id
         self.mount = Mount(self.root / "litefs", DB_NAME)
+        self.data_dir = self.root / "litefs-data"  # LiteFS's own data directory: /info's `path`
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.cache_path = self.root / "data" / CACHE_NAME
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = self.root / "gunicorn.log"
@@ -109,9 +145,12 @@ class Node:
         self.is_primary = False
         self.primary_id: str | None = None
         self.connected = True
+        # The Fly machine is started (Fly's edge routes to it), whether or not its app listens.
+        self.machine_up = False
         self.process: subprocess.Popen | None = None
         self.writer: sqlite3.Connection | None = None  # the harness's own way into the file
-        self.api = LiteFSAPI(self.info)
+        self.api = LiteFSAPI(self.info, hostname=machine_id, cluster_id=cluster.cluster_id)
+        self._log_file = None
 
     def __repr__(self):
         return f"<Node {self.id} {self.region} {'primary' if self.is_primary else 'replica'}>"
@@ -124,14 +163,30 @@ class Node:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @cached_property
+    def litefs_config(self) -> dict:
+        """litefs.yml as this machine's LiteFS reads it."""
+        return litefs_config.load(
+            {
+                **self.env(),
+                "HOSTNAME": self.id,
+                "FLY_CONSUL_URL": "http://127.0.0.1:8500/emulated",
+            }
+        )
+
+    @property
+    def candidate(self) -> bool:
+        """May this node hold the lease? litefs.yml's `lease.candidate`, as on Fly."""
+        return self.litefs_config["lease"].get("candidate") is True
+
     def info(self) -> dict:
         """What LiteFS's GET /info says about this node."""
         return {
-            "id": self.id,
             "isPrimary": self.is_primary,
-            "candidate": self.region == self.cluster.primary_region,
-            "path": str(self.mount.path),
-            "primary": {"hostname": "" if self.is_primary else (self.primary_id or "")},
+            "candidate": self.candidate,
+            "path": str(self.data_dir),
+            # LiteFS names the primary itself there too; "" when no primary is known.
+            "primary": {"hostname": self.id if self.is_primary else self.primary_id or ""},
         }
 
     def env(self) -> dict[str, str]:
@@ -144,7 +199,7 @@ class Node:
             FLY_MACHINE_ID=self.id,
             FLY_REGION=self.region,
             PRIMARY_REGION=self.cluster.primary_region,
-            FLY_APP_NAME="litesite-local",
+            FLY_APP_NAME=APP_NAME,
             BIND_HOST="127.0.0.1",
             PORT=str(self.port),
             WEB_CONCURRENCY=str(self.cluster.workers),
@@ -153,21 +208,43 @@ class Node:
         )
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
+        """Run the exec commands as LiteFS does once this node has joined the cluster: in order,
+        `if-candidate` ones only on a candidate, each to completion but the last, the app, which
+        keeps running."""
+        commands = self.cluster.exec_commands or litefs_config.exec_commands(self.litefs_config)
+        *steps, app = [c for c in commands if self.candidate or not c.if_candidate]
+        if self._log_file is None:
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        for step in steps:
+            result = subprocess.run(
+                step.argv(),
+                cwd=BASE_DIR,
+                env=self.env(),
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"{self.id}: `{step.cmd}` failed:\n{self.log()[-3000:]}")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "gunicorn.conf.py")],
+            app.argv(),
             cwd=BASE_DIR,
             env=self.env(),
-            stdout=log,
+            stdout=self._log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self._log_file = log
+
+    def listening(self) -> bool:
+        """Does something accept connections on this node's port (answered or not yet)?"""
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            if not self.running:
+            if self.process is not None and not self.running:
                 raise RuntimeError(f"{self.id} exited during start-up:\n{self.log()[-3000:]}")
             with (
                 contextlib.suppress(OSError),
@@ -188,8 +265,9 @@ class Node:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        if self.process is not None:
+        if self._log_file is not None:
             self._log_file.close()
+            self._log_file = None
         self.process = None
 
     def log(self) -> str:
@@ -217,12 +295,20 @@ class Cluster:
         extra_env: dict[str, str] | None = None,
         workers: int = 1,
         threads: int = 4,
+        exec_commands: list[litefs_config.ExecCommand] | None = None,
+        primary_lost_after: float = PRIMARY_LOST_AFTER_SECONDS,
+        primary_found_after: float = PRIMARY_FOUND_AFTER_SECONDS,
     ):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.primary_region = primary_region or machines[0][1]
         self.extra_env = dict(extra_env or {})
         self.workers, self.threads = workers, threads
+        # None: litefs.yml's, as each machine reads it.
+        self.exec_commands = exec_commands
+        self.primary_lost_after = primary_lost_after
+        self.primary_found_after = primary_found_after
+        self.cluster_id = new_cluster_id()
         self.nodes = [Node(self, machine_id, region) for machine_id, region in machines]
         self.regions = list(dict.fromkeys(region for _, region in machines))
         self.edge = Edge(regions=self.regions, machines=self.running_machines)
@@ -237,7 +323,7 @@ class Cluster:
             say("Migrating a fresh database ...")
             template = migrate_template(self.root / "template")
         template_mount = Mount(template / "litefs", DB_NAME)
-        first = next(n for n in self.nodes if n.region == self.primary_region)
+        first = next(n for n in self.nodes if n.candidate)
         for node in self.nodes:
             node.writer = sqlite3.connect(node.mount.db_path, isolation_level=None)
             copy_database(template_mount.db_path, node.writer)
@@ -252,11 +338,15 @@ class Cluster:
             else:
                 node.mount.write_lag(0)
                 node.mount.make_replica(first.id)
+            node.machine_up = True
             node.api.start()
         self.edge.start()
         say(f"Starting {len(self.nodes)} gunicorn machines ...")
-        for node in self.nodes:
-            node.start()
+        starting = [threading.Thread(target=node.start) for node in self.nodes]
+        for thread in starting:
+            thread.start()
+        for thread in starting:
+            thread.join()
         for node in self.nodes:
             node.wait_ready()
         return self
@@ -286,13 +376,14 @@ class Cluster:
 
     @property
     def primary(self) -> Node:
+        """The node holding the lease (or the last to hold it, if its machine is down)."""
         return next(n for n in self.nodes if n.is_primary)
 
     def node(self, machine_id: str) -> Node:
         return next(n for n in self.nodes if n.id == machine_id)
 
     def running_machines(self) -> list[Machine]:
-        return [Machine(n.id, n.region, n.port) for n in self.nodes if n.running]
+        return [Machine(n.id, n.region, n.port) for n in self.nodes if n.machine_up]
 
     def url(self, region: str) -> str:
         return self.edge.url(region)
@@ -321,10 +412,15 @@ class Cluster:
 
     # --- Replication under control ----------------------------------------------------------
     def replicate(self, *nodes: Node) -> None:
-        """Ship the primary's current state to the given replicas (default: connected ones)."""
+        """Ship the primary's current state to the given replicas (default: connected ones).
+        Nothing moves while the primary's machine is down."""
         with self._lock:
             primary = self.primary
-            targets = nodes or [n for n in self.nodes if not n.is_primary and n.connected]
+            if not primary.machine_up:
+                return
+            targets = nodes or [
+                n for n in self.nodes if not n.is_primary and n.connected and n.machine_up
+            ]
             for node in targets:
                 # Position first: the snapshot taken after it holds at least that transaction.
                 txid, checksum = primary.mount.read_pos()
@@ -336,11 +432,7 @@ class Cluster:
         """Replicate later; meanwhile the replicas' `.lag` shows the delay."""
         for node in nodes or [n for n in self.nodes if not n.is_primary and n.connected]:
             node.mount.write_lag(int(seconds * 1000))
-        timer = threading.Timer(seconds, self.replicate, args=nodes)
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
-        return timer
+        return self._later(seconds, self.replicate, *nodes)
 
     def disconnect(self, node: Node) -> None:
         """The replica loses its primary: `.primary` disappears and nothing arrives any more."""
@@ -356,9 +448,12 @@ class Cluster:
             node.mount.set_primary_file(self.primary.id)
             self.replicate(node)
 
-    def failover(self, machine_id: str, *, catch_up: bool = True) -> Node:
+    def failover(
+        self, machine_id: str, *, catch_up: bool = True, announce_after: float = 0.0
+    ) -> Node:
         """Make another node the primary. It catches up first, so TXIDs continue; without
-        `catch_up` it starts from what it had (the old primary's last writes are lost)."""
+        `catch_up` it starts from what it had (the old primary's last writes are lost). The
+        other replicas name it `announce_after` seconds later (0: at once, as a test wants)."""
         with self._lock:
             old, new = self.primary, self.node(machine_id)
             if new is old:
@@ -366,11 +461,113 @@ class Cluster:
             if catch_up:
                 self.replicate(new)
             old.is_primary, old.primary_id = False, new.id
-            old.mount.make_replica(new.id)
+            if old.machine_up:
+                old.mount.make_replica(new.id)
             new.is_primary, new.primary_id, new.connected = True, None, True
             new.mount.make_primary()
-            for node in self.nodes:
-                if node is not new and node.connected:
-                    node.primary_id = new.id
-                    node.mount.set_primary_file(new.id)
+            self._announce(new, after=announce_after)
             return new
+
+    # --- Machines stopping and booting, as on Fly -------------------------------------------
+    def stop_machine(self, node: Node) -> None:
+        """Stop the machine: its app and its LiteFS. If it held the lease, the replicas lose
+        their primary: their `.primary` disappears `primary_lost_after` seconds later (unless
+        another primary appears first), and they answer writes 503 meanwhile."""
+        with self._lock:
+            node.machine_up = False
+            node.api.answering = False
+            node.stop()
+            if node.is_primary:
+                self._later(self.primary_lost_after, self._forget_primary, node)
+
+    def boot(self, node: Node) -> None:
+        """Start the machine as Fly does, and LiteFS on it: a candidate with `promote: true`
+        takes the lease (from the current primary, caught up, if one is up); a non-candidate
+        joins the primary, or waits for one (LiteFS never runs `exec` before it is ready);
+        then the exec commands run. Returns once the app answers."""
+        with self._lock:
+            node.machine_up = True
+            node.api.answering = True
+            promote = node.litefs_config["lease"].get("promote") is True
+            current = self.primary
+            running = current if current is not node and current.machine_up else None
+            if node.candidate and (promote or running is None):
+                if running is None:
+                    self._take_lease(node)
+                else:  # a handoff: the primary streams what it has, then lets go
+                    self.failover(node.id, announce_after=self.primary_found_after)
+                joined = True
+            else:
+                joined = self._join(node)
+        if not joined:
+            wait_for(
+                lambda: self._join(node),
+                timeout=READY_TIMEOUT_SECONDS,
+                message=f"{node.id} found no primary: LiteFS never became ready",
+            )
+        node.start()
+        node.wait_ready()
+
+    def deploy(self, node: Node, *, fresh_volume: bool = False) -> None:
+        """A deploy of this machine: stop it, then boot it again (on an empty volume: no
+        database, as for a first deploy)."""
+        self.stop_machine(node)
+        if fresh_volume:
+            self.empty_volume(node)
+        self.boot(node)
+
+    def empty_volume(self, node: Node) -> None:
+        """A stopped machine's volume, as new: no database (its app creates it)."""
+        node.writer.close()
+        node.mount.remove_database()
+        node.writer = sqlite3.connect(node.mount.db_path, isolation_level=None)
+
+    def _take_lease(self, node: Node) -> None:
+        for other in self.nodes:
+            if other is not node:
+                other.is_primary = False
+        node.is_primary, node.primary_id, node.connected = True, None, True
+        node.mount.make_primary()
+        self._announce(node, after=self.primary_found_after)
+
+    def _join(self, node: Node) -> bool:
+        """The replica connects to a running primary and syncs; False when there is none."""
+        with self._lock:
+            primary = self.primary
+            if primary is node or not primary.machine_up:
+                return False
+            node.is_primary, node.primary_id, node.connected = False, primary.id, True
+            node.mount.make_replica(primary.id)
+            self.replicate(node)
+            return True
+
+    def _announce(self, primary: Node, *, after: float) -> None:
+        """The connected replicas name `primary` in `.primary`, `after` seconds from now."""
+
+        def name_it():
+            with self._lock:
+                if not primary.is_primary or not primary.machine_up:
+                    return
+                for node in self.nodes:
+                    if node is not primary and node.connected and node.machine_up:
+                        node.primary_id = primary.id
+                        node.mount.make_replica(primary.id)
+
+        if after > 0:
+            self._later(after, name_it)
+        else:
+            name_it()
+
+    def _forget_primary(self, lost: Node) -> None:
+        with self._lock:
+            for node in self.nodes:
+                if node is not lost and node.primary_id == lost.id and not lost.machine_up:
+                    node.primary_id = None
+                    node.mount.set_primary_file(None)
+
+    def _later(self, seconds: float, function, *args) -> threading.Timer:
+        timer = threading.Timer(seconds, function, args=args)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+        return timer

@@ -5,9 +5,9 @@ Three machines: lhr-1 (primary) and lhr-2 (a candidate) in region lhr, syd-1 in 
 
 import pytest
 
+from devcluster.harness import Cluster
+from devcluster.tests.cluster_accounts import first_name, sign_in
 from litesite import litefs
-from litesite.cluster.harness import Cluster
-from litesite.tests.cluster_accounts import first_name, sign_in
 
 pytestmark = pytest.mark.cluster
 

@@ -2,7 +2,8 @@
 
 What LiteFS shows (see litesite/litefs.py): `.primary` (`hostname\\n`) only on a replica that
 knows its primary; `<db>-pos` as `<16 hex TXID>/<16 hex checksum>\\n`; `.lag` as `%+010d\\n`;
-the root directory 0777 on the primary and 0555 on a replica; database files 0666 / 0444.
+the root directory 0777 on the primary and 0555 on a replica; database files 0666 / 0444; and on a
+replica a `<db>-shm` beside every database, whatever its journal mode.
 
 Only the harness and the emulated backend write these files. They write a whole file to a temp
 name and rename it, so a reader never sees half a file; the root directory is made writable for
@@ -14,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 
 from litesite import litefs
@@ -46,7 +48,8 @@ def writable_dir(path: Path):
 
 def write_file(path: Path, data: bytes) -> None:
     """Replace `path` whole, so concurrent readers see the old bytes or the new ones."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Per thread: two threads of one process replacing the same file must not share a temp.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with writable_dir(path.parent):
         temp.write_bytes(data)
         os.replace(temp, path)
@@ -99,6 +102,10 @@ class Mount:
     def lag_path(self) -> Path:
         return self.path / ".lag"
 
+    @property
+    def shm_path(self) -> Path:
+        return self.path / f"{self.db_name}-shm"
+
     def read_pos(self) -> tuple[int, str]:
         return read_pos(self.pos_path)
 
@@ -134,7 +141,18 @@ class Mount:
             self.write_lag(NEVER_SYNCED_LAG)
         if self.db_path.exists():
             self.db_path.chmod(0o444)
+            if not self.shm_path.exists():
+                # A replica lists one in rollback-journal mode too; SQLite ignores it there.
+                with writable_dir(self.path):
+                    self.shm_path.touch()
         self.path.chmod(0o555)
+
+    def remove_database(self) -> None:
+        """A fresh volume: no database, no side files, TXID 0."""
+        with writable_dir(self.path):
+            for suffix in ("", "-wal", "-shm", "-journal", "-pos", "-lock"):
+                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        self.ensure_pos()
 
     def ensure_pos(self) -> None:
         if not self.pos_path.exists():

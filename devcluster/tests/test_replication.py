@@ -1,13 +1,13 @@
 """End to end through the emulated Fly edge: primary lhr-1 (region lhr), replica syd-1 (syd).
 
 Every request goes through the edge the way a visitor's would; the application runs in real
-gunicorn processes against emulated LiteFS mounts (litesite/cluster).
+gunicorn processes against emulated LiteFS mounts (devcluster).
 """
 
 import pytest
 
+from devcluster.tests.cluster_accounts import first_name, query, session_expiry, sign_in
 from litesite import litefs
-from litesite.tests.cluster_accounts import first_name, query, session_expiry, sign_in
 
 pytestmark = pytest.mark.cluster
 

@@ -1,1 +1,0 @@
-"""Django database backend for emulated LiteFS nodes (LITEFS_EMULATION=true); see base.py."""
