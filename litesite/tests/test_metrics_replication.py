@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.urls import path
 
 from accounts.models import User
-from litesite import litefs, middleware
+from litesite import litefs
 from litesite.tests.metrics_reading import sample
 
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
@@ -89,7 +89,7 @@ def test_a_replay_that_would_loop_is_counted_as_a_loop(client, fake_litefs):
 
 def test_a_body_too_large_to_replay_is_counted_as_too_large(client, fake_litefs):
     before = replays("write_method", "too_large")
-    body = b"x" * (middleware.MAX_REPLAY_BODY_BYTES + 1)
+    body = b"x" * (litefs.MAX_REPLAY_BODY_BYTES + 1)
     response = client.post("/write", data=body, content_type="application/octet-stream")
     assert response.status_code == 413
     assert replays("write_method", "too_large") == before + 1
