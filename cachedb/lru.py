@@ -55,10 +55,13 @@ class BoundedLRU(Generic[K, V]):
         if not self.max_entries:
             return
         with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+            else:
+                # Make room first: len() is read without the lock and must never see one too many.
+                while len(self._entries) >= self.max_entries:
+                    self._entries.popitem(last=False)
             self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
 
     def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
         """The remembered value, or `compute()` remembered. The lock is not held while
