@@ -451,9 +451,10 @@ class Cluster:
     def failover(
         self, machine_id: str, *, catch_up: bool = True, announce_after: float = 0.0
     ) -> Node:
-        """Make another node the primary. It catches up first, so TXIDs continue; without
-        `catch_up` it starts from what it had (the old primary's last writes are lost). The
-        other replicas name it `announce_after` seconds later (0: at once, as a test wants)."""
+        """Make another node the primary. It catches up first (from a primary whose machine is
+        up), so TXIDs continue; without `catch_up` it starts from what it had (the old primary's
+        last writes are lost). The other replicas name it `announce_after` seconds later (0: at
+        once, as a test wants)."""
         with self._lock:
             old, new = self.primary, self.node(machine_id)
             if new is old:
