@@ -25,7 +25,7 @@ worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 preload_app = False
-# A replica may hold a GET for LITEFS_TXID_WAIT_SECONDS; uploads of calls take a while too.
+# A replica may hold a GET for settings.LITEFS_TXID_WAIT_SECONDS; uploads of calls take a while too.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5

@@ -259,7 +259,7 @@ def main() -> None:
         try:
             port = free_port()
             env = environment(directory, port)
-            env["BLOG_READ_THRESHOLD"] = "0"  # the writers report at once
+            env["DJANGO_SETTINGS_MODULE"] = "bench.faults_settings"  # writers report at once
             manage(env, "migrate", "--noinput")
             manage(env, "migrate", "--database", "cache", "--noinput")
             site, cache = directory / "site.sqlite3", directory / "cache.sqlite3"

@@ -14,12 +14,13 @@ class BlogConfig(AppConfig):
           model's `post_delete`, blog.leaderboard.standings_changed_by_deletion);
         - a reader's post reads are part of their data export and account deletion
           (accounts.personal_data, blog.personal_data).
+        It also registers the blog's system checks (blog/checks.py).
         """
         from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import post_delete
 
         from accounts import personal_data
-        from blog import leaderboard, reads
+        from blog import checks, leaderboard, reads  # noqa: F401 (checks registers itself)
         from blog import personal_data as blog_data
 
         user_logged_in.connect(

@@ -1,7 +1,11 @@
-"""litesite settings: one module, driven by the environment.
+"""litesite settings: one module. What a deployment varies comes from the environment; the
+tuning knobs are constants.
 
-Every variable is declared once, below, with its default. Bad values fail at start-up with
-django-environ's error rather than half-working later.
+Every setting is declared once, below, with its default. Bad environment values fail at start-up
+with django-environ's error rather than half-working later. A tuning constant is changed here, or
+for one process in a settings module of its own that does `from litesite.settings import *` and
+overrides it (devcluster/settings.py, bench/faults_settings.py), chosen with
+DJANGO_SETTINGS_MODULE; tests override them with pytest-django's `settings` fixture.
 """
 
 import importlib.util
@@ -47,19 +51,6 @@ EXTRA_ALLOWED_HOSTS = env.list("EXTRA_ALLOWED_HOSTS", default=[])
 LITEFS_DIR = env.str("LITEFS_DIR", default="")  # unset: standalone, this node is the primary
 LITEFS_DB_NAME = env.str("LITEFS_DB_NAME", default="site.sqlite3")
 LITEFS_API_URL = env.str("LITEFS_API_URL", default="http://127.0.0.1:20202")
-# How long a replica may hold a GET whose `__txid` cookie it has not reached yet.
-LITEFS_TXID_WAIT_SECONDS = env.float("LITEFS_TXID_WAIT_SECONDS", default=2.0)
-# The cookie is the client's to forge, so the wait is bounded twice. A cookie further ahead of the
-# replica than this many transactions replays to the primary at once: a replica that is going to
-# catch up within the wait is behind by at most what the primary committed in that time, and
-# LiteFS writes about 100 transactions/s per database: 200 in 2 s. Counted at 250/s for headroom
-# (the figure is an order of magnitude), as a wrong "too far" only costs a trip to the primary.
-LITEFS_TXID_MAX_AHEAD = env.int(
-    "LITEFS_TXID_MAX_AHEAD", default=math.ceil(250 * LITEFS_TXID_WAIT_SECONDS)
-)
-# At most this many requests per gunicorn worker wait on replication at once (2 of fly.toml's 4
-# threads); the rest replay to the primary at once, never queue. 0: never wait.
-LITEFS_TXID_MAX_WAITERS = env.int("LITEFS_TXID_MAX_WAITERS", default=2)
 FLY_MACHINE_ID = env.str("FLY_MACHINE_ID", default="")
 FLY_APP_NAME = env.str("FLY_APP_NAME", default="")
 # Believe the headers Fly's proxy sets (Fly-Client-IP, X-Forwarded-Proto) only where Fly's proxy
@@ -75,37 +66,11 @@ DEVCLUSTER = _env_bool(
     "DEVCLUSTER", default=DEBUG and importlib.util.find_spec("devcluster") is not None
 )
 
-# How long a write to the site database waits for another writer before the request is answered
-# 503 + Retry-After (litesite/errors.py).
-SITE_DB_BUSY_TIMEOUT = env.float("SITE_DB_BUSY_TIMEOUT", default=5.0)
-
-# cachedb
-CACHEDB_MAX_ENTRIES = env.int("CACHEDB_MAX_ENTRIES", default=50_000)
-CACHEDB_MEMORY_ENTRIES = env.int("CACHEDB_MEMORY_ENTRIES", default=256)
-CACHEDB_FETCH_TIMEOUT = env.float("CACHEDB_FETCH_TIMEOUT", default=10.0)
-# How long a cache read or write waits for another writer before it is skipped (the value is
-# computed instead). A cache write holds the lock for well under a millisecond, so a wait this
-# long means the lock is held by something unusual (a purge, an index rebuild, another tool),
-# and computing the value is cheaper than queueing behind it. See the README's "The cache".
-CACHEDB_BUSY_TIMEOUT = env.float("CACHEDB_BUSY_TIMEOUT", default=0.1)
-
 # Accounts: sign-in links per 15 minutes (accounts/magic_links.py). The client is its IPv4
 # address or IPv6 /64; the per-email cap alone is higher so a stranger cannot lock a reader out.
 MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT = env.int("MAGIC_LINK_LIMIT_PER_EMAIL_AND_CLIENT", default=5)
 MAGIC_LINK_LIMIT_PER_CLIENT = env.int("MAGIC_LINK_LIMIT_PER_CLIENT", default=10)
 MAGIC_LINK_LIMIT_PER_EMAIL = env.int("MAGIC_LINK_LIMIT_PER_EMAIL", default=20)
-
-# Blog
-BLOG_COMPILE_TIMEOUT = env.float("BLOG_COMPILE_TIMEOUT", default=5.0)
-# Fraction of the estimated reading time a reader must spend before a read is reported.
-BLOG_READ_THRESHOLD = env.float("BLOG_READ_THRESHOLD", default=0.6)
-# Words per minute used for reading time; tests shorten reading time by raising it.
-BLOG_WORDS_PER_MINUTE = env.int("BLOG_WORDS_PER_MINUTE", default=230)
-BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
-# Seconds a post page's read ticket stays valid (blog/tickets.py): a page left open longer must
-# be reloaded to report a read. Must stay under the 7-day read window (blog.models.READ_WINDOW),
-# so that a replayed ticket never earns a second read.
-BLOG_READ_TICKET_MAX_AGE = env.int("BLOG_READ_TICKET_MAX_AGE", default=24 * 60 * 60)
 
 # Calls
 CALLS_MAX_BYTES = env.int("CALLS_MAX_BYTES", default=10 * 1024 * 1024)
@@ -119,8 +84,6 @@ CALLS_DAILY_BYTES_PER_READER = env.int("CALLS_DAILY_BYTES_PER_READER", default=3
 # New recordings are refused while they would leave less than this free on the volume that holds
 # the site database: sessions and post reads must always find room.
 CALLS_MIN_FREE_DISK_BYTES = env.int("CALLS_MIN_FREE_DISK_BYTES", default=200 * 1024 * 1024)
-# All the ffmpeg work of publishing one episode; a 5 + 5 minute episode takes ~17 s on 2 cores.
-CALLS_PUBLISH_TIMEOUT_SECONDS = env.int("CALLS_PUBLISH_TIMEOUT_SECONDS", default=120)
 FFMPEG_BINARY = env.str("FFMPEG_BINARY", default="ffmpeg")
 FFPROBE_BINARY = env.str("FFPROBE_BINARY", default="ffprobe")
 PODCAST_AUTHOR = env.str("PODCAST_AUTHOR", default="litesite")
@@ -134,12 +97,61 @@ for _name in (
 ):
     if globals()[_name] < 0:
         raise ImproperlyConfigured(f"{_name} must be 0 or more, not {globals()[_name]}.")
-if CALLS_PUBLISH_TIMEOUT_SECONDS < 1:
-    raise ImproperlyConfigured("CALLS_PUBLISH_TIMEOUT_SECONDS must be 1 or more seconds.")
 
 # Migration from the old Postgres site (legacy/): the source, and the old site's SESSION_SECRET.
 POSTGRES_DATABASE_URL = env.str("POSTGRES_DATABASE_URL", default="")
 LEGACY_SESSION_SECRET = env.str("LEGACY_SESSION_SECRET", default="")
+
+# --- Tuning -----------------------------------------------------------------------------------
+# The same on every deployment; see the module docstring for how to change one.
+
+# How long a replica may hold a GET whose `__txid` cookie it has not reached yet.
+LITEFS_TXID_WAIT_SECONDS = 2.0
+# The cookie is the client's to forge, so the wait is bounded twice. A cookie further ahead of the
+# replica than this many transactions replays to the primary at once: a replica that is going to
+# catch up within the wait is behind by at most what the primary committed in that time, and
+# LiteFS writes about 100 transactions/s per database: 200 in 2 s. Counted at 250/s for headroom
+# (the figure is an order of magnitude), as a wrong "too far" only costs a trip to the primary.
+# A settings module that changes the wait sets this too.
+LITEFS_TXID_MAX_AHEAD = math.ceil(250 * LITEFS_TXID_WAIT_SECONDS)
+# At most this many requests per gunicorn worker wait on replication at once (2 of fly.toml's 4
+# threads); the rest replay to the primary at once, never queue. 0: never wait.
+LITEFS_TXID_MAX_WAITERS = 2
+
+# How long a write to the site database waits for another writer before the request is answered
+# 503 + Retry-After (litesite/errors.py). It becomes DATABASES["default"]["OPTIONS"]["timeout"]
+# below, which is what a settings module overrides.
+SITE_DB_BUSY_TIMEOUT = 5.0
+
+# cachedb: the cache file's size in entries (also CACHES' MAX_ENTRIES below, which a settings
+# module that changes it sets too), the in-process tier of decoded values (0 turns it off), and
+# how long cachified() callers wait for one computation.
+CACHEDB_MAX_ENTRIES = 50_000
+CACHEDB_MEMORY_ENTRIES = 256
+CACHEDB_FETCH_TIMEOUT = 10.0
+# How long a cache read or write waits for another writer before it is skipped (the value is
+# computed instead). A cache write holds the lock for well under a millisecond, so a wait this
+# long means the lock is held by something unusual (a purge, an index rebuild, another tool),
+# and computing the value is cheaper than queueing behind it. See the README's "The cache".
+# It becomes DATABASES["cache"]["OPTIONS"]["timeout"] below.
+CACHEDB_BUSY_TIMEOUT = 0.1
+
+# Blog
+# A post whose Markdown takes longer answers 503 with a notice rather than holding the worker.
+BLOG_COMPILE_TIMEOUT = 5.0
+# Fraction of the estimated reading time a reader must spend before a read is reported.
+BLOG_READ_THRESHOLD = 0.6
+# Words per minute for the estimated reading time.
+BLOG_WORDS_PER_MINUTE = 230
+BLOG_POSTS_PER_PAGE = 10
+# Seconds a post page's read ticket stays valid (blog/tickets.py): a page left open longer must
+# be reloaded to report a read. Must stay under the 7-day read window (blog.models.READ_WINDOW),
+# so that a replayed ticket never earns a second read; blog/checks.py refuses anything else.
+BLOG_READ_TICKET_MAX_AGE = 24 * 60 * 60
+
+# Calls: all the ffmpeg work of publishing one episode. A 5 + 5 minute episode, the longest the
+# default limits allow, takes about 17 s on 2 busy cores; this leaves room for a slower machine.
+CALLS_PUBLISH_TIMEOUT_SECONDS = 120
 
 # --- Derived ----------------------------------------------------------------------------------
 if not SECRET_KEY:
@@ -294,17 +306,6 @@ if LITEFS_DIR:
         raise ImproperlyConfigured(
             "CACHE_DATABASE_URL must be outside LITEFS_DIR: every file in the mount is replicated."
         )
-if not 0 < BLOG_READ_TICKET_MAX_AGE < 7 * 24 * 60 * 60:
-    raise ImproperlyConfigured(
-        "BLOG_READ_TICKET_MAX_AGE must be more than 0 and less than the 7-day read window "
-        f"(604800 seconds), not {BLOG_READ_TICKET_MAX_AGE}."
-    )
-if LITEFS_TXID_WAIT_SECONDS < 0:
-    raise ImproperlyConfigured("LITEFS_TXID_WAIT_SECONDS must be 0 or more seconds.")
-if LITEFS_TXID_MAX_AHEAD < 0:
-    raise ImproperlyConfigured("LITEFS_TXID_MAX_AHEAD must be 0 or more transactions.")
-if LITEFS_TXID_MAX_WAITERS < 0:
-    raise ImproperlyConfigured("LITEFS_TXID_MAX_WAITERS must be 0 or more requests.")
 DATABASE_ROUTERS = ["cachedb.routers.CacheRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture
 def cluster(tmp_path, cluster_template):
     # A migration waiting on a held lock must outlast the test's steps, not fail after 5 s.
-    running = Cluster(tmp_path / "cluster", extra_env={"SITE_DB_BUSY_TIMEOUT": "60"})
+    running = Cluster(
+        tmp_path / "cluster",
+        extra_env={"DJANGO_SETTINGS_MODULE": "devcluster.tests.slow_lock_settings"},
+    )
     running.start(template=cluster_template)
     try:
         yield running

@@ -81,8 +81,8 @@ def in_bulk(table: LegacyTable) -> bool:
 
     An INSERT of ROWS_PER_INSERT rows binds its parameters in one call and steps in C without
     the GIL, while the reading thread prepares the next chunk; executemany() takes the GIL back
-    for every row, and the two threads then mostly take turns. The benchmark's 480,000 post
-    reads went in in 0.5 s so, against 0.85 s row by row (and 1.0 s through json_each).
+    for every row, and the two threads then mostly take turns (README's bench table has the
+    figures, against row by row and json_each).
     """
     return not table.derived_fields and columns_with_defaults(table)[1] is None
 

@@ -10,7 +10,7 @@ integrity_check comes in parts that together do all it does: integrity_check(T) 
 for the whole file (every page used exactly once, the free list). A table the copy has finished
 with is checked right then, while the other tables load: the copy never writes to it again, and
 in a file without auto-vacuum (build.py makes it so) SQLite never moves a table's pages when
-others grow. On the benchmark's 480,000 post reads that part is 2.6 s of the check's 2.8 s.
+others grow. The post reads' part is most of the check's time, and it overlaps the copy.
 """
 
 import sqlite3
@@ -126,10 +126,9 @@ def verify(
 
 
 # integrity_check looks every row up in each of its table's indexes, in random order. With
-# SQLite's default 2 MB page cache most look-ups become a read() of the file: on the
-# benchmark's 210 MB file two thirds of the check's time went to the kernel. 88 MB holds nearly
-# all of the post reads' indexes (86 MB): 2.6 s where 64 MB took 3.3 s, with the process
-# still under its 200 MB budget (185 MB at its peak on the benchmark).
+# SQLite's default 2 MB page cache most look-ups become a read() of the file, and the check's
+# time goes to the kernel. 88 MB holds nearly all of the post reads' indexes of a site the size
+# of the benchmark's (86 MB of them) while leaving the process under its 200 MB budget.
 INTEGRITY_CHECK_CACHE_KB = 88 * 1024
 # The checks at the end may run while the big table's check still holds its cache: they get
 # less (quick_check reads each page once anyway).
