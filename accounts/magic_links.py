@@ -99,9 +99,13 @@ def hash_browser_key(key: str) -> str:
 def safe_next_url(request, candidate: str | None) -> str:
     """`candidate` when it points into this site, else "" (no open redirects)."""
     # A path on this site, never a full URL: "/me" yes, "https://host/me" and "//evil" no.
-    is_path = bool(candidate) and candidate.startswith("/") and not candidate.startswith("//")
-    if is_path and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        candidate is not None
+        and candidate.startswith("/")
+        and not candidate.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return ""

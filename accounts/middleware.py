@@ -36,7 +36,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         response = super().process_response(request, response)
         session = getattr(request, "session", None)
         if (
-            getattr(session, "extended", False)
+            session is not None
+            and getattr(session, "extended", False)
             and settings.SESSION_COOKIE_NAME not in response.cookies
             and session.session_key
         ):

@@ -1,6 +1,7 @@
 """Reader accounts: users without passwords, and database sessions that know their user."""
 
 import uuid
+from typing import ClassVar
 
 from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
@@ -107,6 +108,10 @@ class SessionQuerySet(models.QuerySet):
         return self.filter(expire_date__gt=timezone.now())
 
 
+# Named at module level, where django-stubs can follow from_queryset().
+SessionManager = BaseSessionManager.from_queryset(SessionQuerySet)
+
+
 class Session(AbstractBaseSession):
     """A database session that knows its user, so a profile can list and end them."""
 
@@ -115,7 +120,7 @@ class Session(AbstractBaseSession):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = BaseSessionManager.from_queryset(SessionQuerySet)()
+    objects: ClassVar = SessionManager()
 
     def __str__(self) -> str:
         # Not the session key (Django's default): it is a credential, and the admin shows this.
@@ -127,7 +132,7 @@ class Session(AbstractBaseSession):
 
         return SessionStore
 
-    class Meta(AbstractBaseSession.Meta):
+    class Meta(AbstractBaseSession.Meta):  # type: ignore[name-defined]  # absent from the stubs
         db_table = "accounts_session"
 
 

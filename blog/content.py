@@ -229,7 +229,7 @@ class PostLibrary:
 
     @staticmethod
     def _stat_all(root: str) -> dict[str, tuple[str, tuple[int, int, int]]]:
-        found = {}
+        found: dict[str, tuple[str, tuple[int, int, int]]] = {}
         try:
             entries = os.scandir(root)
         except (FileNotFoundError, NotADirectoryError):

@@ -80,7 +80,7 @@ def recent_reads_of_post_by_team(*, now: dt.datetime, slug: str) -> dict[str, in
 
 def rank(*, active: dict[str, int], reads: dict[str, int]) -> dict[str, Any]:
     """Turn per-team counts into ordered standings and a leader (pure arithmetic)."""
-    teams = []
+    teams: list[dict[str, Any]] = []
     for order, team in enumerate(Team):
         members = active.get(team.value, 0)
         team_reads = reads.get(team.value, 0)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connections, models, router
@@ -37,7 +38,11 @@ class PostReadQuerySet(models.QuerySet):
         return set(self.order_by().values_list("post_slug", flat=True).distinct())
 
 
-class PostReadManager(models.Manager.from_queryset(PostReadQuerySet)):
+# Named at module level, where django-stubs can follow from_queryset() (not in a class's bases).
+_PostReadManagerBase = models.Manager.from_queryset(PostReadQuerySet)
+
+
+class PostReadManager(_PostReadManagerBase):
     """The statements on the site's hot paths, in plain SQL: building them through the ORM cost
     several times the statements themselves. Same tables, columns and indexes as the models
     in this module; blog/tests/test_models.py holds them to the ORM's answers."""
@@ -90,7 +95,7 @@ class PostReadManager(models.Manager.from_queryset(PostReadQuerySet)):
         other and exactly one of them inserts.
         """
         connection = connections[router.db_for_write(self.model)]
-        field = self.model._meta.get_field("created_at")
+        field = cast("models.Field[Any, Any]", self.model._meta.get_field("created_at"))
         since = field.get_db_prep_value(now - READ_WINDOW, connection)
         if user_id is not None:
             sql, reader, client_id = self._INSERT_FOR_USER, user_id, None
@@ -116,8 +121,9 @@ class PostReadManager(models.Manager.from_queryset(PostReadQuerySet)):
         """(members with a read since `active_since`, their reads since `recent_since`) per
         team, in one aggregate statement. `recent_since` must not be before `active_since`."""
         connection = connections[router.db_for_read(self.model)]
-        users = self.model._meta.get_field("user").related_model._meta.db_table
-        field = self.model._meta.get_field("created_at")
+        users_model = cast("type[models.Model]", self.model._meta.get_field("user").related_model)
+        users = users_model._meta.db_table
+        field = cast("models.Field[Any, Any]", self.model._meta.get_field("created_at"))
         params = [
             field.get_db_prep_value(recent_since, connection),
             field.get_db_prep_value(active_since, connection),

@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -10,6 +11,9 @@ from django.utils import timezone
 
 from blog import content, leaderboard
 from blog.models import READ_WINDOW, PostRead
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 # The profile lists this many of a reader's reads, newest first (and says how many there are).
 READS_LISTED = 100
@@ -21,7 +25,7 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9-]{8,36}")
 class Reader:
     """Who is reading: a signed-in user, else the anonymous visitor's client_id (or nobody)."""
 
-    user: object | None = None
+    user: "AbstractBaseUser | None" = None
     client_id: str | None = None
 
     @property

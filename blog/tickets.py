@@ -35,7 +35,7 @@ class TicketRefused(Exception):
         self.retry_after_ms = retry_after_ms
 
     def as_json(self) -> dict:
-        answer = {"error": self.message, "reason": self.reason}
+        answer: dict[str, object] = {"error": self.message, "reason": self.reason}
         if self.retry_after_ms is not None:
             answer["retry_after_ms"] = self.retry_after_ms
         return answer
@@ -107,11 +107,11 @@ def check(ticket: str, *, slug: str, readers: set[str], required_ms: int) -> Non
 def readers_of(request, *, reader) -> set[str]:
     """The reader names a report from this request may hold a ticket for (`reader` is
     blog.reads' Reader of the request)."""
-    names = {reader_name(user=reader.user, client_id=reader.client_id)} - {None}
+    names = [reader_name(user=reader.user, client_id=reader.client_id)]
     client_id = getattr(request, "client_id", None)
     cookie = request.COOKIES.get(settings.CLIENT_ID_COOKIE, "")
     if reader.user is not None and client_id and cookie.lower() == client_id.lower():
         # A page opened before signing in (say, in another tab) names this browser's client_id.
         # Counting it for the account is what claim_anonymous_reads does at sign-in anyway.
-        names.add(reader_name(client_id=client_id))
-    return names
+        names.append(reader_name(client_id=client_id))
+    return {name for name in names if name is not None}

@@ -6,24 +6,38 @@ has its own cache, so this shows (and deletes from) the cache of the machine ser
 
 import json
 import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.db.models import BinaryField
+from django.db.models import BinaryField, QuerySet
 from django.db.models.functions import Cast, Length
+from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from cachedb.models import BackendEntry, CacheEntry
+from cachedb.models import BackendEntry, CacheEntry, ExpiringEntry, ExpiringQuerySet
+
+# ModelAdmin is generic for the type checker only: at run time it takes no subscript.
+if TYPE_CHECKING:
+    _TableAdmin = admin.ModelAdmin[ExpiringEntry]
+else:
+    _TableAdmin = admin.ModelAdmin
 
 
 class ExpiryFilter(admin.SimpleListFilter):
     title = "expiry"
     parameter_name = "expiry"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: "admin.ModelAdmin[Any]"
+    ) -> list[tuple[str, str]]:
         return [("live", "Not expired"), ("expired", "Expired")]
 
-    def queryset(self, request, queryset):
+    def queryset(  # type: ignore[override]  # only on the tables below, all ExpiringQuerySet
+        self, request: HttpRequest, queryset: ExpiringQuerySet[Any]
+    ) -> ExpiringQuerySet[Any]:
         if self.value() == "expired":
             return queryset.expired(time.time())
         if self.value() == "live":
@@ -31,7 +45,7 @@ class ExpiryFilter(admin.SimpleListFilter):
         return queryset
 
 
-class CacheTableAdmin(admin.ModelAdmin):
+class CacheTableAdmin(_TableAdmin):
     """Read-only listing with delete; values are written by code, never by hand."""
 
     search_fields = ["key"]
@@ -40,7 +54,7 @@ class CacheTableAdmin(admin.ModelAdmin):
     actions = ["purge_expired"]
     list_per_page = 50
 
-    def get_queryset(self, request):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ExpiringEntry]:
         return (
             super()
             .get_queryset(request)
@@ -50,42 +64,50 @@ class CacheTableAdmin(admin.ModelAdmin):
             )
         )
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: ExpiringEntry | None = None) -> bool:
         return False
 
     @admin.display(description="value size", ordering="value_length")
-    def value_size(self, entry):
+    def value_size(self, entry: Any) -> str:  # Any: carries get_queryset's value_length
         return filesizeformat(entry.value_length)
 
     @admin.display(description="created", ordering="created_at")
-    def created_display(self, entry):
+    def created_display(self, entry: ExpiringEntry) -> datetime:
         return entry.created
 
     @admin.display(description="expires", ordering="expires_at", empty_value="never")
-    def expires_display(self, entry):
+    def expires_display(self, entry: ExpiringEntry) -> datetime | None:
         return entry.expires
 
     @admin.action(description="Purge all expired entries (not only the selected ones)")
-    def purge_expired(self, request, queryset):
-        purged = self.model.objects.purge_expired(time.time())
+    def purge_expired(self, request: HttpRequest, queryset: QuerySet[ExpiringEntry]) -> None:
+        # The listed tables (CacheEntry, BackendEntry) each have ExpiringQuerySet's manager.
+        purged = self.model.objects.purge_expired(time.time())  # type: ignore[attr-defined]
         self.message_user(request, f"Purged {purged} expired entries.", messages.SUCCESS)
 
 
 @admin.register(CacheEntry)
 class CacheEntryAdmin(CacheTableAdmin):
     list_display = ["key", "value_size", "created_display", "expires_display", "state"]
-    fields = ["key", "created_display", "ttl", "swr", "expires_display", "pretty_value"]
-    readonly_fields = fields
+    # One tuple for both: Django's types let the two share a sequence only if it is immutable.
+    fields = readonly_fields = (
+        "key",
+        "created_display",
+        "ttl",
+        "swr",
+        "expires_display",
+        "pretty_value",
+    )
 
     @admin.display(description="state")
-    def state(self, entry):
+    def state(self, entry: CacheEntry) -> str:
         return entry.state(time.time())
 
     @admin.display(description="value")
-    def pretty_value(self, entry):
+    def pretty_value(self, entry: CacheEntry) -> SafeString:
         text = json.dumps(json.loads(entry.value), indent=2, ensure_ascii=False)
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text)
 
@@ -93,5 +115,4 @@ class CacheEntryAdmin(CacheTableAdmin):
 @admin.register(BackendEntry)
 class BackendEntryAdmin(CacheTableAdmin):
     list_display = ["key", "value_size", "created_display", "expires_display"]
-    fields = ["key", "created_display", "expires_display", "value_size"]
-    readonly_fields = fields
+    fields = readonly_fields = ("key", "created_display", "expires_display", "value_size")

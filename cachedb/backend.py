@@ -17,7 +17,10 @@ expired rows go first, then 1/CULL_FREQUENCY of the rows, least recently written
 
 import base64
 import pickle
+import sqlite3
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.db import transaction
@@ -50,25 +53,25 @@ _MISSING = object()
 class SQLiteCache(BaseCache):
     pickle_protocol = pickle.HIGHEST_PROTOCOL
 
-    def __init__(self, location, params):
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         # The database alias; the router decides it for the ORM, this names it for raw SQL.
         if location and location != ALIAS:
             raise ValueError(f"SQLiteCache LOCATION must be the cache database alias {ALIAS!r}.")
 
     # --- encoding -------------------------------------------------------------------------
-    def _encode(self, value) -> str:
+    def _encode(self, value: Any) -> str:
         return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("ascii")
 
     @staticmethod
-    def _decode(text: str):
+    def _decode(text: str) -> Any:
         return pickle.loads(base64.b64decode(text.encode("ascii")))
 
-    def _expiry(self, timeout, now: float) -> float | None:
+    def _expiry(self, timeout: float | None, now: float) -> float | None:
         timeout = self.get_backend_timeout(timeout)
         return None if timeout is None else now + timeout
 
-    def get_backend_timeout(self, timeout=DEFAULT_TIMEOUT):
+    def get_backend_timeout(self, timeout: float | None = DEFAULT_TIMEOUT) -> float | None:
         """Seconds from now (not an absolute time as in BaseCache); None = forever."""
         if timeout is DEFAULT_TIMEOUT:
             timeout = self.default_timeout
@@ -82,7 +85,7 @@ class SQLiteCache(BaseCache):
     # --- reads ----------------------------------------------------------------------------
     # Every database call below degrades (cachedb.faults): a cache file that fails reads as an
     # empty cache and skips writes, as Django's cache contract allows a cache to forget anything.
-    def get(self, key, default=None, version=None):
+    def get(self, key: Any, default: Any | None = None, version: int | None = None) -> Any:
         started = time.perf_counter()
         row = self._select(self.make_and_validate_key(key, version=version))
         self._timed(started)
@@ -92,10 +95,13 @@ class SQLiteCache(BaseCache):
 
     @staticmethod
     @faults.degrades_to(None, doing="read a cached value")
-    def _select(key: str):
-        return raw_connection().execute(_SELECT_SQL, (key,)).fetchone()
+    def _select(key: str) -> tuple[str, float | None] | None:
+        row: tuple[str, float | None] | None = (
+            raw_connection().execute(_SELECT_SQL, (key,)).fetchone()
+        )
+        return row
 
-    def get_many(self, keys, version=None):
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         started = time.perf_counter()
         made = {self.make_and_validate_key(key, version=version): key for key in keys}
         rows = self._select_many(list(made)) if made else []
@@ -110,14 +116,15 @@ class SQLiteCache(BaseCache):
 
     @staticmethod
     @faults.degrades_to([], doing="read cached values")
-    def _select_many(keys: list[str]) -> list:
+    def _select_many(keys: list[str]) -> list[tuple[str, str, float | None]]:
         placeholders = ", ".join("?" * len(keys))
         sql = (
             f"SELECT key, value, expires_at FROM cache_backend_entry WHERE key IN ({placeholders})"
         )
-        return raw_connection().execute(sql, keys).fetchall()
+        rows: list[tuple[str, str, float | None]] = raw_connection().execute(sql, keys).fetchall()
+        return rows
 
-    def has_key(self, key, version=None):
+    def has_key(self, key: Any, version: int | None = None) -> bool:
         return self._has_key(self.make_and_validate_key(key, version=version))
 
     @staticmethod
@@ -126,15 +133,32 @@ class SQLiteCache(BaseCache):
         return raw_connection().execute(_HAS_KEY_SQL, (key, time.time())).fetchone() is not None
 
     # --- writes ---------------------------------------------------------------------------
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+    def set(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> None:
         key = self.make_and_validate_key(key, version=version)
         self._store(key, self._encode(value), timeout, only_if_absent=False)
 
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+    def add(
+        self,
+        key: Any,
+        value: Any,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> bool:
         key = self.make_and_validate_key(key, version=version)
         return self._store(key, self._encode(value), timeout, only_if_absent=True)
 
-    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+    def set_many(
+        self,
+        data: dict[Any, Any],
+        timeout: float | None = DEFAULT_TIMEOUT,
+        version: int | None = None,
+    ) -> list[Any]:
         # Made and pickled first: a bad key or an unpicklable value raises, storing nothing.
         texts = {
             self.make_and_validate_key(key, version=version): (key, self._encode(value))
@@ -144,24 +168,28 @@ class SQLiteCache(BaseCache):
         return [texts[key][0] for key in failed]
 
     @faults.degrades_to(None, doing="store values", writes=True)
-    def _store_many_or_fail(self, texts: dict, timeout) -> list:
+    def _store_many_or_fail(
+        self, texts: dict[str, tuple[Any, str]], timeout: float | None
+    ) -> list[str]:
         with transaction.atomic(using=ALIAS):
             for key, (_, text) in texts.items():
                 self._write_or_fail(key, text, timeout, only_if_absent=False)
         return []
 
-    def _store_many(self, texts: dict, timeout) -> list:
+    def _store_many(self, texts: dict[str, tuple[Any, str]], timeout: float | None) -> list[str]:
         """The made keys that were not stored: none, or all of them when the cache failed."""
         stored = self._store_many_or_fail(texts, timeout)
         return list(texts) if stored is None else stored
 
-    def _store(self, key: str, text: str, timeout, *, only_if_absent: bool) -> bool:
+    def _store(self, key: str, text: str, timeout: float | None, *, only_if_absent: bool) -> bool:
         started = time.perf_counter()
         stored = self._write(key, text, timeout, only_if_absent=only_if_absent)
         self._timed(started)
         return bool(stored)
 
-    def _write_or_fail(self, key: str, text: str, timeout, *, only_if_absent: bool) -> bool:
+    def _write_or_fail(
+        self, key: str, text: str, timeout: float | None, *, only_if_absent: bool
+    ) -> bool:
         now = time.time()
         expiry = self._expiry(timeout, now)
         connection = raw_connection()
@@ -183,13 +211,15 @@ class SQLiteCache(BaseCache):
     _write = faults.degrades_to(False, doing="store a value", writes=True)(_write_or_fail)
 
     @faults.degrades_to(False, doing="touch a cached value", writes=True)
-    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+    def touch(
+        self, key: Any, timeout: float | None = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
         key = self.make_and_validate_key(key, version=version)
         now = time.time()
         cursor = raw_connection().execute(_TOUCH_SQL, (self._expiry(timeout, now), key, now))
         return cursor.rowcount == 1
 
-    def incr(self, key, delta=1, version=None):
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
         key = self.make_and_validate_key(key, version=version)
         new_value = self._increment(key, delta)
         if new_value is _MISSING:
@@ -197,7 +227,7 @@ class SQLiteCache(BaseCache):
         return new_value
 
     @faults.degrades_to(_MISSING, doing="increment a cached value", writes=True)
-    def _increment(self, key: str, delta):
+    def _increment(self, key: str, delta: int) -> Any:
         """The new value, or _MISSING (a cache that fails has forgotten the key)."""
         connection = raw_connection()
         # One transaction, so concurrent increments never lose one; the expiry is kept.
@@ -212,7 +242,7 @@ class SQLiteCache(BaseCache):
             )
         return new_value
 
-    def delete(self, key, version=None):
+    def delete(self, key: Any, version: int | None = None) -> bool:
         return self._delete(self.make_and_validate_key(key, version=version))
 
     @staticmethod
@@ -220,7 +250,7 @@ class SQLiteCache(BaseCache):
     def _delete(key: str) -> bool:
         return raw_connection().execute(_DELETE_SQL, (key,)).rowcount == 1
 
-    def delete_many(self, keys, version=None):
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         made = [self.make_and_validate_key(key, version=version) for key in keys]
         if made:
             self._delete_many(made)
@@ -234,10 +264,10 @@ class SQLiteCache(BaseCache):
         )
 
     @faults.degrades_to(None, doing="clear the cache", writes=True)
-    def clear(self):
+    def clear(self) -> None:
         raw_connection().execute("DELETE FROM cache_backend_entry")
 
-    def _cull(self, connection, now: float) -> None:
+    def _cull(self, connection: sqlite3.Connection, now: float) -> None:
         count = connection.execute(_COUNT_SQL).fetchone()[0]
         if count < self._max_entries:
             return

@@ -178,7 +178,9 @@ def delete(key: str) -> None:
     store.delete(key)
 
 
-def _usable_entry(key: str, check_value, *, now: float) -> store.Entry | None:
+def _usable_entry(
+    key: str, check_value: Callable[[Any], bool] | None, *, now: float
+) -> store.Entry | None:
     """The stored entry if fresh or within swr and accepted by check_value; rejected ones go."""
     entry = store.read(key)
     if entry is None or not entry.is_usable(now):
@@ -194,7 +196,7 @@ def _fetch(options: _Options, *, fallback: store.Entry | None, started: float) -
     with _flights_lock:
         flight = _flights.get(key)
         leading = flight is None or flight.is_overdue()
-        if leading:
+        if flight is None or leading:
             flight = _flights[key] = _Flight(key, options.timeout)
     if leading:
         reporting.log_event(reporting.MISS, key)
@@ -204,6 +206,7 @@ def _fetch(options: _Options, *, fallback: store.Entry | None, started: float) -
     # A caller that joined may have a shorter timeout than the flight's leader.
     finished = flight.done.wait(timeout=max(0.0, started + options.timeout - time.perf_counter()))
     elapsed = time.perf_counter() - started
+    error: BaseException
     if not finished or isinstance(flight.error, CacheFetchTimeout):
         reporting.record("timeout", elapsed)
         reporting.log_event(reporting.TIMEOUT, key, duration=elapsed)

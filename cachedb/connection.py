@@ -44,9 +44,9 @@ def raw_connection() -> sqlite3.Connection:
     if inherited and wrapper.connection is not None:
         _inherited.append(wrapper.connection)
         wrapper.connection = None
-    wrapper._cachedb_generation = _fork_generation
-    connection = wrapper.connection
-    if connection is None:
+    # A mark of our own on Django's wrapper, which Django's types do not know.
+    wrapper._cachedb_generation = _fork_generation  # type: ignore[attr-defined]
+    if wrapper.connection is None:
         wrapper.ensure_connection()
-        connection = wrapper.connection
+    connection: sqlite3.Connection = wrapper.connection
     return connection

@@ -25,11 +25,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import django.db
 from django.core.management import call_command
@@ -56,6 +56,8 @@ ERRORS = (sqlite3.Error, django.db.Error)
 
 logger = logging.getLogger("cachedb")
 T = TypeVar("T")
+D = TypeVar("D")
+P = ParamSpec("P")
 
 
 @dataclass
@@ -108,16 +110,18 @@ def classify(error: BaseException) -> str:
     return BROKEN
 
 
-def degrades_to(default, *, doing: str, writes: bool = False):
+def degrades_to(
+    default: D, *, doing: str, writes: bool = False
+) -> Callable[[Callable[P, T]], Callable[P, T | D]]:
     """Decorate a cache operation: on an SQLite error it is noted, healed and `default` returned.
 
     A write (`writes=True`) is not even tried for a moment after a busy, full or read-only
     fault: each try would wait out the busy timeout again, inside a visitor's request.
     """
 
-    def decorate(function: Callable[..., T]) -> Callable[..., T]:
+    def decorate(function: Callable[P, T]) -> Callable[P, T | D]:
         @functools.wraps(function)
-        def guarded(*args, **kwargs):
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> T | D:
             if writes and time.monotonic() < _writes_paused_until:
                 return default
             try:
@@ -200,7 +204,7 @@ def database_path() -> Path:
 
 
 @contextmanager
-def _healing_lock():
+def _healing_lock() -> Iterator[None]:
     """One process of the machine heals the file at a time (the others find it healed)."""
     path = database_path()
     with open(path.with_name(path.name + ".heal-lock"), "a") as handle:
@@ -278,7 +282,7 @@ def check_schema() -> str:
     return "ok"
 
 
-def recent_faults(*, within: float = DEGRADED_FOR) -> dict[str, dict]:
+def recent_faults(*, within: float = DEGRADED_FOR) -> dict[str, dict[str, Any]]:
     """This process's faults of the last `within` seconds, by kind."""
     now = time.monotonic()
     with _lock:

@@ -15,13 +15,13 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 # Every memo of this process, so that a forked child gets fresh locks (see below).
-_all: "weakref.WeakSet[BoundedLRU]" = weakref.WeakSet()
+_all: "weakref.WeakSet[BoundedLRU[Any, Any]]" = weakref.WeakSet()
 
 
 class BoundedLRU(Generic[K, V]):
@@ -31,7 +31,7 @@ class BoundedLRU(Generic[K, V]):
     a value. Values are shared between callers: treat them as read-only.
     """
 
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int) -> None:
         if max_entries < 0:
             raise ValueError(f"max_entries must be 0 or more, not {max_entries}")
         self.max_entries = max_entries

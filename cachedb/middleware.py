@@ -1,3 +1,8 @@
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase
+
 from cachedb import reporting
 from cachedb.cachified import fresh_requested
 
@@ -9,10 +14,10 @@ class ServerTimingMiddleware:
     waited on another fetch, or timed out, without reading server logs.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         work, token = reporting.start_request()
         fresh_token = fresh_requested.set(False)
         try:
@@ -26,7 +31,13 @@ class ServerTimingMiddleware:
             response.headers["Server-Timing"] = f"{existing}, {summary}" if existing else summary
         return response
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> None:
         # Staff add ?fresh to a URL to see what it shows recomputed now, on this machine (the
         # cached values stay as the fallback if a fetch fails). Here, not in __call__, because
         # request.user only exists once the inner middleware has run.

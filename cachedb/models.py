@@ -10,16 +10,19 @@ Times are Unix seconds (floats): the hot path compares them in SQL and Python wi
 """
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from django.db import models
+
+_M = TypeVar("_M", bound=models.Model)
 
 
 def _as_datetime(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
-class ExpiringQuerySet(models.QuerySet):
-    def expired(self, now: float):
+class ExpiringQuerySet(models.QuerySet[_M]):
+    def expired(self, now: float) -> Self:
         return self.filter(expires_at__lte=now)
 
     def purge_expired(self, now: float) -> int:
@@ -32,19 +35,23 @@ class ExpiringQuerySet(models.QuerySet):
         if excess <= 0:
             return 0
         oldest = self.order_by("created_at").values("pk")[:excess]
-        deleted, _ = self.model.objects.filter(pk__in=oldest).delete()
+        deleted, _ = self.model._default_manager.filter(pk__in=oldest).delete()
         return deleted
 
 
 class ExpiringEntry(models.Model):
     """What both value tables share: Unix-time stamps, shown to people as datetimes."""
 
+    if TYPE_CHECKING:  # each table declares its own fields, in its own column order
+        created_at: float
+        expires_at: float | None
+
     class Meta:
         abstract = True
 
     @property
     def created(self) -> datetime:
-        return _as_datetime(self.created_at)
+        return datetime.fromtimestamp(self.created_at, tz=UTC)
 
     @property
     def expires(self) -> datetime | None:

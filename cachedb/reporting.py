@@ -10,7 +10,7 @@ with a copy of the caller's context, so work done inside a fetch lands in the sa
 
 import logging
 import threading
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from litesite import metrics
 
@@ -42,12 +42,19 @@ _LEVELS = {
 }
 
 
-def log_event(event: str, key: str, *, duration: float | None = None, error=None, **fields):
+def log_event(
+    event: str,
+    key: str,
+    *,
+    duration: float | None = None,
+    error: BaseException | None = None,
+    **fields: object,
+) -> None:
     metrics.cache_event(event)  # every event, hits included, whatever the log level
     level = _LEVELS.get(event, logging.INFO)
     if not logger.isEnabledFor(level):
         return
-    extra = {"cache_event": event, "cache_key": key, **fields}
+    extra: dict[str, object] = {"cache_event": event, "cache_key": key, **fields}
     text = f"cache {event} key={key!r}"
     if duration is not None:
         extra["duration_ms"] = round(duration * 1000, 3)
@@ -64,7 +71,7 @@ class CacheWork:
     # Server-Timing metric names, in the order they appear in the header.
     KINDS = ("hit", "stale", "miss", "wait", "timeout", "error", "django")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.counts = dict.fromkeys(self.KINDS, 0)
         self.seconds = dict.fromkeys(self.KINDS, 0.0)
@@ -88,12 +95,12 @@ class CacheWork:
 _current: ContextVar[CacheWork | None] = ContextVar("cachedb_work", default=None)
 
 
-def start_request() -> tuple[CacheWork, object]:
+def start_request() -> tuple[CacheWork, Token[CacheWork | None]]:
     work = CacheWork()
     return work, _current.set(work)
 
 
-def end_request(token) -> None:
+def end_request(token: Token[CacheWork | None]) -> None:
     _current.reset(token)
 
 

@@ -1,3 +1,8 @@
+from typing import Any
+
+from django.db import models
+
+
 class CacheRouter:
     """Send the cachedb app to the unreplicated `cache` database and everything else to `default`.
 
@@ -12,14 +17,16 @@ class CacheRouter:
     def _alias_for(self, app_label: str) -> str:
         return self.cache_alias if app_label == self.cache_app else "default"
 
-    def db_for_read(self, model, **hints):
+    def db_for_read(self, model: type[models.Model], **hints: Any) -> str:
         return self._alias_for(model._meta.app_label)
 
-    def db_for_write(self, model, **hints):
+    def db_for_write(self, model: type[models.Model], **hints: Any) -> str:
         return self._alias_for(model._meta.app_label)
 
-    def allow_relation(self, obj1, obj2, **hints):
+    def allow_relation(self, obj1: models.Model, obj2: models.Model, **hints: Any) -> bool:
         return self._alias_for(obj1._meta.app_label) == self._alias_for(obj2._meta.app_label)
 
-    def allow_migrate(self, db, app_label, model_name=None, **hints):
+    def allow_migrate(
+        self, db: str, app_label: str, model_name: str | None = None, **hints: Any
+    ) -> bool:
         return db == self._alias_for(app_label)

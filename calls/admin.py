@@ -35,7 +35,12 @@ class CallAdmin(admin.ModelAdmin):
         "staff_page",
     ]
     # Staff may correct the words; the recording and its facts are the caller's.
-    readonly_fields = [name for name in fields if name not in ("title", "description", "keywords")]
+    readonly_fields = [
+        name
+        for name in fields
+        # Always a name here; Django's types also allow a group of names.
+        if isinstance(name, str) and name not in ("title", "description", "keywords")
+    ]
     actions = ["publish"]
 
     def get_queryset(self, request):

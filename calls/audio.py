@@ -485,8 +485,8 @@ def assemble_episode(
         + 2 * duration_tolerance(parts_seconds)
         + _clip_seconds(settings.CALLS_OUTRO_PATH),
     )
-    with tempfile.TemporaryDirectory(prefix="litesite-episode-") as folder:
-        folder = Path(folder)
+    with tempfile.TemporaryDirectory(prefix="litesite-episode-") as temporary:
+        folder = Path(temporary)
         call_path, response_path = folder / "call", folder / "response"
         call_path.write_bytes(call_audio)
         response_path.write_bytes(response_audio)

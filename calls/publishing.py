@@ -44,6 +44,7 @@ def publish_call(*, call: Call) -> Episode:
     or audio.AudioProcessingError with ffmpeg's reason. In every case the database is untouched.
     """
     parts_seconds = _check_ready(call)
+    assert call.response_audio is not None  # _check_ready refused a call without a response
     assembled = audio.assemble_episode(
         call_audio=bytes(call.audio),
         response_audio=bytes(call.response_audio),

@@ -44,7 +44,7 @@ def ranged_audio_response(
     *,
     size: int,
     content_type: str,
-    read: Callable[[int, int], bytes],
+    read: Callable[[int, int], bytes | None],
     etag: str,
     last_modified=None,
     cache_control: str = "private, max-age=0, must-revalidate",

@@ -53,6 +53,7 @@ class Client:
         self.cookies: dict[str, str] = {}
 
     def request(self, method: str, path: str, *, body: bytes = b"", headers=None) -> Response:
+        assert self.host is not None  # base_url is an http:// URL
         connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
         try:
             all_headers = dict(headers or {})

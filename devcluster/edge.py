@@ -84,7 +84,7 @@ class Edge:
 
     def url(self, region: str) -> str:
         host, port = self.servers[region].server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         for thread in self.threads:

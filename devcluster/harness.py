@@ -33,6 +33,7 @@ import time
 import urllib.request
 from functools import cached_property
 from pathlib import Path
+from typing import BinaryIO
 
 from devcluster import litefs_config
 from devcluster.client import Client
@@ -150,7 +151,7 @@ class Node:
         self.process: subprocess.Popen | None = None
         self.writer: sqlite3.Connection | None = None  # the harness's own way into the file
         self.api = LiteFSAPI(self.info, hostname=machine_id, cluster_id=cluster.cluster_id)
-        self._log_file = None
+        self._log_file: BinaryIO | None = None
 
     def __repr__(self):
         return f"<Node {self.id} {self.region} {'primary' if self.is_primary else 'replica'}>"
@@ -424,6 +425,7 @@ class Cluster:
             for node in targets:
                 # Position first: the snapshot taken after it holds at least that transaction.
                 txid, checksum = primary.mount.read_pos()
+                assert node.writer is not None  # every booted node has one
                 copy_database(primary.mount.db_path, node.writer)
                 node.mount.write_pos(txid, checksum)
                 node.mount.write_lag(0)
@@ -519,6 +521,7 @@ class Cluster:
 
     def empty_volume(self, node: Node) -> None:
         """A stopped machine's volume, as new: no database (its app creates it)."""
+        assert node.writer is not None  # every booted node has one
         node.writer.close()
         node.mount.remove_database()
         node.writer = sqlite3.connect(node.mount.db_path, isolation_level=None)

@@ -74,14 +74,17 @@ def database_unavailable(request, reason: str):
     )
     message = MESSAGES[reason]
     if request.get_preferred_type(["text/html", "application/json"]) == "application/json":
-        response = JsonResponse({"error": message, "retry_after": RETRY_AFTER[reason]}, status=503)
+        response: HttpResponse = JsonResponse(
+            {"error": message, "retry_after": RETRY_AFTER[reason]}, status=503
+        )
     else:
         response = HttpResponse(
             loader.render_to_string("503.html", _page_context(request, message, reason)),
             status=503,
         )
     response["Retry-After"] = str(RETRY_AFTER[reason])
-    response.database_failure = reason
+    # Read back by DatabaseBusyMiddleware below; Django's response types do not know it.
+    response.database_failure = reason  # type: ignore[attr-defined]
     return response
 
 

@@ -35,14 +35,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache, cached_property, lru_cache
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from litesite import metrics
 
@@ -80,7 +82,7 @@ _READONLY_MESSAGES = ("attempt to write a readonly database", "disk i/o error")
 class ReplayToPrimary(Exception):
     """Raised by ensure_primary() on a replica; the middleware answers with a fly-replay."""
 
-    def __init__(self, reason: str = "this request writes to the database"):
+    def __init__(self, reason: str = "this request writes to the database") -> None:
         super().__init__(reason)
         self.reason = reason
 
@@ -126,7 +128,7 @@ def parse_primary_file(data: bytes) -> str | None:
     return hostname if _HOSTNAME_RE.match(hostname) else None
 
 
-def valid_hostname(value) -> bool:
+def valid_hostname(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(_HOSTNAME_RE.match(value))
 
 
@@ -150,15 +152,19 @@ def read_small_file(path: str, limit: int) -> bytes:
 
 
 # --- LiteFS's HTTP API ------------------------------------------------------------------------
+# `GET /info`'s JSON object, as LiteFS sent it (checked only for a boolean isPrimary).
+Info = dict[str, Any]
+
+
 class _InfoCache:
     """`GET /info` answers, kept for INFO_CACHE_SECONDS per API URL (failures too)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, dict | None]] = {}
+        self._entries: dict[str, tuple[float, Info | None]] = {}
         self._asking: set[str] = set()
 
-    def get(self, api_url: str) -> dict | None:
+    def get(self, api_url: str) -> Info | None:
         # A dict read is atomic; the lock only orders writers. This runs on every request
         # the primary serves.
         entry = self._entries.get(api_url)
@@ -184,7 +190,7 @@ class _InfoCache:
             self._entries.clear()
 
 
-def _fetch_info(api_url: str) -> dict | None:
+def _fetch_info(api_url: str) -> Info | None:
     url = api_url.rstrip("/") + "/info"
     try:
         with urllib.request.urlopen(url, timeout=INFO_TIMEOUT_SECONDS) as response:
@@ -214,16 +220,20 @@ class Where:
     instance_id: str
     region: str
 
+    # The paths exist only under LiteFS: a standalone node (mount None) never asks for them.
     @cached_property
     def primary_path(self) -> str:
+        assert self.mount is not None
         return os.path.join(self.mount, ".primary")
 
     @cached_property
     def pos_path(self) -> str:
+        assert self.mount is not None
         return os.path.join(self.mount, f"{self.db_name}-pos")
 
     @cached_property
     def lag_path(self) -> str:
+        assert self.mount is not None
         return os.path.join(self.mount, ".lag")
 
 
@@ -239,7 +249,7 @@ _WHERE_SETTINGS = frozenset(
 
 
 @receiver(setting_changed)
-def _forget_where(*, setting, **kwargs):
+def _forget_where(*, setting: str, **kwargs: object) -> None:
     """Settings change at run time only in tests (override_settings); follow them there."""
     global _configured_where
     if setting in _WHERE_SETTINGS:
@@ -249,7 +259,7 @@ def _forget_where(*, setting, **kwargs):
 class Node:
     """What LiteFS says about this node. Each fact is read lazily and at most once."""
 
-    def __init__(self, where: Where):
+    def __init__(self, where: Where) -> None:
         self.where = where
         self.instance_id = where.instance_id
         self.region = where.region
@@ -385,17 +395,17 @@ _current: contextvars.ContextVar[RequestState | None] = contextvars.ContextVar(
 )
 
 
-def enter_request(state: RequestState) -> contextvars.Token:
+def enter_request(state: RequestState) -> contextvars.Token[RequestState | None]:
     """Make `state` the current request's (the middleware does this); undo with leave_request."""
     return _current.set(state)
 
 
-def leave_request(token: contextvars.Token) -> None:
+def leave_request(token: contextvars.Token[RequestState | None]) -> None:
     _current.reset(token)
 
 
 @contextlib.contextmanager
-def request_scope(state: RequestState):
+def request_scope(state: RequestState) -> Iterator[RequestState]:
     token = enter_request(state)
     try:
         yield state
@@ -442,7 +452,7 @@ def is_primary() -> bool:
 # --- Sending a request to the primary ---------------------------------------------------------
 def parse_replay_src(header: str) -> dict[str, str]:
     """`instance=a;region=b;t=1;state=c` -> {"instance": "a", ...}; junk fields are dropped."""
-    fields = {}
+    fields: dict[str, str] = {}
     for part in header.split(";"):
         key, sep, value = part.strip().partition("=")
         if sep and key:
@@ -456,7 +466,9 @@ def _unavailable(message: str) -> HttpResponse:
     return response
 
 
-def replay_to_primary(request, *, reason: str, node: Node | None = None) -> HttpResponse:
+def replay_to_primary(
+    request: HttpRequest, *, reason: str, node: Node | None = None
+) -> HttpResponse:
     """The answer that sends `request` to the primary: 409 + `fly-replay`, or the clearest
     refusal when a replay cannot work (503 + Retry-After: no primary, or a loop; 413: a body Fly
     cannot replay).
@@ -473,7 +485,7 @@ def replay_to_primary(request, *, reason: str, node: Node | None = None) -> Http
     return response
 
 
-def _replay_response(request, *, node: Node, reason: str) -> HttpResponse:
+def _replay_response(request: HttpRequest, *, node: Node, reason: str) -> HttpResponse:
     target = node.primary_hostname
     if node.is_primary or target is None or target == node.instance_id:
         logger.warning(
@@ -532,10 +544,10 @@ def _replay_response(request, *, node: Node, reason: str) -> HttpResponse:
 
 
 # --- LiteFS refusing a write ------------------------------------------------------------------
-def exception_chain(exc: BaseException):
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
     """`exc`, then what caused it or was being handled when it was raised, and so on."""
-    seen = set()
-    pending = [exc]
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
@@ -558,12 +570,13 @@ def is_readonly_error(exc: BaseException) -> bool:
     # Django re-raises sqlite3's error as its own with the original as its cause, which carries
     # SQLite's extended code (Python 3.11+). Causes only: an error raised while another was being
     # handled is not that other error.
-    causes = []
-    while exc is not None and len(causes) < 8:
-        causes.append(exc)
-        exc = exc.__cause__
-    codes = [getattr(e, "sqlite_errorcode", None) for e in causes]
-    codes = [code for code in codes if isinstance(code, int)]
+    causes: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(causes) < 8:
+        causes.append(link)
+        link = link.__cause__
+    found = [getattr(e, "sqlite_errorcode", None) for e in causes]
+    codes = [code for code in found if isinstance(code, int)]
     if codes:
         return any(
             code in _REFUSED_WRITE_CODES or code & 0xFF == sqlite3.SQLITE_READONLY for code in codes
@@ -592,10 +605,12 @@ class SiteDatabaseConnection(sqlite3.Connection):
     this machine that the primary cannot fix.
     """
 
-    def cursor(self, factory=sqlite3.Cursor):
+    def cursor(  # type: ignore[override]  # Django always passes its cursor class, never None
+        self, factory: type[sqlite3.Cursor] = sqlite3.Cursor
+    ) -> sqlite3.Cursor:
         return super().cursor(_noting_refusals(factory))
 
-    def commit(self):
+    def commit(self) -> None:
         try:
             super().commit()
         except sqlite3.Error as exc:
@@ -604,18 +619,19 @@ class SiteDatabaseConnection(sqlite3.Connection):
 
 
 @cache
-def _noting_refusals(cursor_class: type) -> type:
+def _noting_refusals(cursor_class: type[sqlite3.Cursor]) -> type[sqlite3.Cursor]:
     """`cursor_class` (whichever Django's backend asks for), noting refused writes."""
 
-    class NotingCursor(cursor_class):
-        def execute(self, *args, **kwargs):
+    # The base is chosen at run time, which mypy cannot follow: a sqlite3.Cursor subclass.
+    class NotingCursor(cursor_class):  # type: ignore[valid-type, misc]
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return super().execute(*args, **kwargs)
             except sqlite3.Error as exc:
                 _note_refusal(exc)
                 raise
 
-        def executemany(self, *args, **kwargs):
+        def executemany(self, *args: Any, **kwargs: Any) -> Any:
             try:
                 return super().executemany(*args, **kwargs)
             except sqlite3.Error as exc:

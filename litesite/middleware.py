@@ -23,12 +23,15 @@ litefs.replay_to_primary(), which other code uses too: nothing imports this modu
 """
 
 import logging
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 
@@ -44,13 +47,13 @@ class DatabaseChanges:
     """Did this request change the default database? SQLite counts changed rows itself
     (sqlite3's total_changes), which costs nothing per query, unlike wrapping every execute."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.database = connections["default"]
-        self.before = self.database.connection
+        self.before: sqlite3.Connection | None = self.database.connection
         self.changes = self.before.total_changes if self.before is not None else 0
 
     def happened(self) -> bool:
-        after = self.database.connection
+        after: sqlite3.Connection | None = self.database.connection
         if after is None:
             return False
         if after is not self.before:  # opened (or reopened) during the request
@@ -70,7 +73,7 @@ def where_served_headers(node: litefs.Node) -> dict[bool, dict[str, str]]:
     }
 
 
-def view_path(request) -> str:
+def view_path(request: HttpRequest) -> str:
     """The dotted path of the view that served `request` (its path when none resolved)."""
     match = request.resolver_match
     if match is None:
@@ -90,10 +93,10 @@ class ReplicationMiddleware:
     proxy lets them pass through.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
         self.static_path = urlsplit(settings.STATIC_URL or "/static/").path or "/static/"
-        self.served_headers: tuple[litefs.Where | None, dict] = (None, {})
+        self.served_headers: tuple[litefs.Where | None, dict[bool, dict[str, str]]] = (None, {})
         # One middleware per process: at most this many of its threads wait on replication at
         # once, whatever `__txid` cookies arrive; the others keep serving (see caught_up()).
         self.txid_waiters = threading.BoundedSemaphore(settings.LITEFS_TXID_MAX_WAITERS)
@@ -105,7 +108,7 @@ class ReplicationMiddleware:
         except NoReverseMatch:  # a URLconf without the health check (tests)
             return None
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         node = litefs.Node.from_settings()
         primary = node.is_primary
         if node.standalone or request.path_info.startswith(self.static_path):
@@ -127,7 +130,7 @@ class ReplicationMiddleware:
             response[name] = value
         return response
 
-    def serve_on_primary(self, request, node: litefs.Node):
+    def serve_on_primary(self, request: HttpRequest, node: litefs.Node) -> HttpResponseBase:
         """Run the view; after a write, hand out the `__txid` cookie a replica will wait for."""
         raw_cookie = request.COOKIES.get(litefs.TXID_COOKIE)
         changes = DatabaseChanges()
@@ -143,7 +146,9 @@ class ReplicationMiddleware:
                 response.delete_cookie(litefs.TXID_COOKIE, path="/")
         return response
 
-    def serve_on_replica(self, request, state: litefs.RequestState):
+    def serve_on_replica(
+        self, request: HttpRequest, state: litefs.RequestState
+    ) -> HttpResponseBase:
         """Replay writes and stale reads to the primary; serve the rest from this replica."""
         node = state.node
         if request.method not in SAFE_METHODS:
@@ -155,7 +160,7 @@ class ReplicationMiddleware:
         wanted_txid = litefs.parse_txid(raw_cookie)
         waiting_since = time.monotonic()
         if wanted_txid is not None and not self.caught_up(node, wanted_txid):
-            response = litefs.replay_to_primary(
+            response: HttpResponseBase = litefs.replay_to_primary(
                 request, node=node, reason="this replica is behind your last write"
             )
             outcome = "replayed" if response.status_code == 409 else "timed_out"
@@ -176,17 +181,20 @@ class ReplicationMiddleware:
             response.delete_cookie(litefs.TXID_COOKIE, path="/")  # malformed
         return response
 
-    def process_exception(self, request, exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, litefs.ReplayToPrimary):
             return litefs.replay_to_primary(request, reason=exception.reason)
         state = litefs.current_state()
         # Never by its message alone: the cache database says the same words about its own file.
-        if state is not None and litefs.raised_by(exception, state.readonly_error):
-            return self.replay_readonly_error(request, state.readonly_error)
+        readonly_error = state.readonly_error if state is not None else None
+        if readonly_error is not None and litefs.raised_by(exception, readonly_error):
+            return self.replay_readonly_error(request, readonly_error)
         return None
 
     # --- Replays --------------------------------------------------------------------------
-    def replay_readonly_error(self, request, exception):
+    def replay_readonly_error(
+        self, request: HttpRequest, exception: BaseException
+    ) -> HttpResponse | None:
         # Looked at afresh: the request may have started before a failover.
         node = litefs.Node.from_settings()
         if node.is_primary:
@@ -202,7 +210,9 @@ class ReplicationMiddleware:
         )
         return litefs.replay_to_primary(request, node=node, reason="it wrote to the database")
 
-    def replay_after_swallowed_error(self, request, state):
+    def replay_after_swallowed_error(
+        self, request: HttpRequest, state: litefs.RequestState
+    ) -> HttpResponse | None:
         """An inner layer turned ReplayToPrimary or a read-only error into a response."""
         if state.replay_reason is not None:
             return litefs.replay_to_primary(
@@ -243,7 +253,7 @@ class ReplicationMiddleware:
         finally:
             self.txid_waiters.release()
 
-    def set_txid_cookie(self, response, node: litefs.Node) -> None:
+    def set_txid_cookie(self, response: HttpResponseBase, node: litefs.Node) -> None:
         txid = node.read_txid()  # read afresh: this request's write moved it
         if txid is None:
             return

@@ -132,6 +132,7 @@ def timed(
     child = subprocess.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=False
     )
+    assert child.stdout is not None  # stdout=PIPE
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - started
@@ -148,8 +149,8 @@ def main() -> None:
     tool = None if args.ours_only else db_to_sqlite()
     server = start_postgres(settings={"shared_buffers": "256MB", "work_mem": "64MB"})
     try:
-        with tempfile.TemporaryDirectory(prefix="litesite-bench-") as folder:
-            folder = Path(folder)
+        with tempfile.TemporaryDirectory(prefix="litesite-bench-") as temporary:
+            folder = Path(temporary)
             name = server.create_database()
             url = server.url(name)
             print(

@@ -195,7 +195,7 @@ class RowBatch:
         self.statement = insert
         self.max_rows = max_rows
         self.count = 0
-        self.last_id = None
+        self.last_id: str | None = None
         self.exhausted = False
 
     def insert(self, conn: sqlite3.Connection) -> None:
@@ -244,6 +244,7 @@ class BlobBatch(RowBatch):
             self.bytes += file.size
             params = (*row[: self.blob], file.size, *row[self.blob + 1 :])
             rowid = conn.execute(self.statement, params).lastrowid
+            assert rowid is not None  # an INSERT's
             with (
                 conn.blobopen(self.db_table, self.column, rowid) as blob,
                 open(file.path, "rb") as contents,
@@ -260,7 +261,7 @@ class ChunkBatch:
         self.statement = insert
         self.max_rows = max_rows
         self.count = 0
-        self.last_id = None
+        self.last_id: str | None = None
         self.exhausted = False
 
     def insert(self, conn: sqlite3.Connection) -> None:

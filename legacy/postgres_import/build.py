@@ -31,6 +31,7 @@ from contextlib import (
 )
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
@@ -197,7 +198,7 @@ class BuildFile:
         skipped_ids: list[str],
         progress: Progress,
         batch_rows: int,
-        batches: Iterator[list[tuple]] | None = None,
+        batches: Iterator[Any] | None = None,
         prepared=None,
     ) -> None:
         """Copy `table` from `source`, resuming after the last committed id. `batches`, when
@@ -231,11 +232,11 @@ class BuildFile:
                     # The file is written into an empty blob of its size (BlobBatch).
                     blob = columns.index(table.model_field(table.blob_field).column)
                     placeholders[blob] = "zeroblob(?)"
-                insert = (
+                statement = (
                     f"INSERT INTO {quote(table.db_table)} ({column_list}) "
                     f"VALUES ({', '.join(placeholders)})"
                 )
-                rows = itertools.chain.from_iterable(prefetched)
+                rows: Iterator[tuple[Any, ...]] = itertools.chain.from_iterable(prefetched)
                 if table.derive is not None:
                     rows = table.derive(rows, prepared)
                 if extras:
@@ -243,10 +244,10 @@ class BuildFile:
 
                 def next_batch():
                     if table.blob_field is None:
-                        return RowBatch(rows, insert=insert, max_rows=batch_rows)
+                        return RowBatch(rows, insert=statement, max_rows=batch_rows)
                     return BlobBatch(
                         rows,
-                        insert=insert,
+                        insert=statement,
                         db_table=table.db_table,
                         column=columns[blob],
                         blob=blob,

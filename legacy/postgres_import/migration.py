@@ -15,6 +15,7 @@ import time
 from concurrent.futures import Future
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -98,20 +99,21 @@ class Migration:
         suffix = self.target.suffix or ".sqlite3"
         self.build_path = self.work_dir / f"{self.target.stem}.postgres-import{suffix}"
 
-        # Found by the steps, for the steps after them.
-        self.source: LegacySource | None = None
-        self.workers: WorkerPool | None = None
+        # Found by the steps, for the steps after them (the attributes without a value are set
+        # by the step that finds them, before any later step reads them).
+        self.source: LegacySource
+        self.workers: WorkerPool
         self.head_start: HeadStart | None = None
         self.blockers: list[str] = []  # what would stop a real run, said at a dry run's end
         self.counts: dict[str, int] = {}
         self.problems: list[Problem] = []
         self.skipped: dict[str, list[str]] = {}  # the rejected rows' ids, by legacy table
-        self.preparations: dict[LegacyTable, object] = {}
+        self.preparations: dict[LegacyTable, Any] = {}
         self.source_checksums: dict[str, Future] = {}
-        self.build: BuildFile | None = None
-        self.progress: Progress | None = None
+        self.build: BuildFile
+        self.progress: Progress
         self.integrity_checks: dict[str, Future] = {}  # started during the copy, by db table
-        self.verification: Verification | None = None
+        self.verification: Verification
         self.notes: list[str] = []  # said at the end, as warnings
 
     def run(self) -> None:
@@ -366,6 +368,7 @@ class Migration:
             write(f'  "{table}": {message}: id {shown}{more}')
 
     def _preparation_folder(self, table: LegacyTable) -> Path:
+        assert table.preparation is not None  # asked only for a table with one
         return self.work_dir / f"{self.target.stem}.postgres-import-{table.preparation.folder}"
 
     def _start_preparations(self, stack: ExitStack) -> None:

@@ -3,6 +3,7 @@
 import sys
 import time
 from contextlib import contextmanager
+from typing import Any
 
 from tqdm import tqdm
 
@@ -48,7 +49,7 @@ class Progress:
 
 
 class _Counter:
-    bar = None
+    bar: "tqdm[Any] | None" = None
 
     def __init__(self, progress: Progress, name: str, *, total: int, done: int, started: float):
         self.progress = progress

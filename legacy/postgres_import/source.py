@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql as pgsql
+from psycopg.abc import Params
 from psycopg.conninfo import conninfo_to_dict
 
 from . import ImportRefused
@@ -89,11 +90,18 @@ class LegacySource:
             # Every query here is one pass over a table: JIT compiling it (for the large
             # tables' estimated costs) took longer than running it.
             self.conn.execute("SET jit = off")
-        self.server_version = self.conn.execute("SHOW server_version").fetchone()[0]
+        self.server_version = self._one("SHOW server_version")[0]
         self.identity = (
-            f"{where}/{params.get('dbname', '')}#"
-            + self.conn.execute("SELECT current_database()").fetchone()[0]
+            f"{where}/{params.get('dbname', '')}#" + self._one("SELECT current_database()")[0]
         )
+
+    def _one(
+        self, query: str | pgsql.SQL | pgsql.Composed, params: Params | None = None
+    ) -> tuple[Any, ...]:
+        """The one row a query that always answers one (an aggregate, SHOW) returns."""
+        row = self.conn.execute(query, params).fetchone()
+        assert row is not None
+        return row
 
     def close(self) -> None:
         self.conn.rollback()
@@ -106,7 +114,7 @@ class LegacySource:
         for the whole run. The caller closes the worker.
         """
         if self._snapshot is None:
-            self._snapshot = self.conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            self._snapshot = self._one("SELECT pg_export_snapshot()")[0]
         return LegacySource(self.url, snapshot=self._snapshot)
 
     @contextmanager
@@ -171,29 +179,28 @@ class LegacySource:
         return report
 
     def _schema_name(self) -> str:
-        return self.conn.execute("SELECT current_schema()").fetchone()[0] or "(none)"
+        return self._one("SELECT current_schema()")[0] or "(none)"
 
     def room_needed(self) -> int:
         """Bytes the copy needs on disk, roughly: the new database takes about what the tables
         take in Postgres, plus what the tables' room_sql says is written beside it (the
         recordings, decoded into files while it runs)."""
         tables = ", ".join(sql_string(quote(table.source)) for table in LEGACY_TABLES)
-        (size,) = self.conn.execute(
+        (size,) = self._one(
             f"SELECT sum(pg_total_relation_size(name::regclass))::bigint "
             f"FROM unnest(ARRAY[{tables}]) name"
-        ).fetchone()
+        )
         for table in LEGACY_TABLES:
             if table.room_sql:
-                (beside,) = self.conn.execute(
-                    f"SELECT {table.room_sql} FROM {quote(table.source)}"
-                ).fetchone()
+                (beside,) = self._one(f"SELECT {table.room_sql} FROM {quote(table.source)}")
                 size += beside
         return int(size)
 
     # --- counting and checking ------------------------------------------------------------
     def count(self, table: LegacyTable) -> int:
         query = pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(table.source))
-        return self.conn.execute(query).fetchone()[0]
+        count: int = self._one(query)[0]
+        return count
 
     def problems(self, table: LegacyTable, *, skipped_users: list[str]) -> list[Problem]:
         """Rows the site's constraints would reject, with the first reason for each."""
@@ -220,6 +227,7 @@ class LegacySource:
     def _python_problems(self, table: LegacyTable, *, skip: list[str]) -> list[Problem]:
         """The table's python_check over the rows the SQL checks passed, one row in memory at
         a time (a call's data URL can be 40 MB)."""
+        assert table.python_check is not None  # asked only for a table with one
         column, check = table.python_check
         found = []
         with self.raw_values(table, column, skipped_ids=skip) as values:
@@ -318,7 +326,7 @@ class LegacySource:
             f"ORDER BY {id_col} COLLATE \"C\")), md5('')) FROM {quote(table.source)} t "
             f"WHERE NOT ({id_col} = ANY(%(skipped)s))"
         )
-        count, digest = self.conn.execute(query, {"skipped": skipped_ids}).fetchone()
+        count, digest = self._one(query, {"skipped": skipped_ids})
         return count, digest
 
 

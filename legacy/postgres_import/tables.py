@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.db import models
@@ -154,8 +154,9 @@ class LegacyTable:
     def pk_column(self) -> str:
         return self.model._meta.pk.column
 
-    def model_field(self, name: str) -> models.Field:
-        return self.model._meta.get_field(name)
+    def model_field(self, name: str) -> "models.Field[Any, Any]":
+        # Always a concrete field of the table's own model here, never a relation's reverse side.
+        return cast("models.Field[Any, Any]", self.model._meta.get_field(name))
 
     @property
     def required_source_columns(self) -> list[str]:
@@ -307,6 +308,7 @@ def _sessions_not_naming_their_user(conn: sqlite3.Connection) -> list[str]:
 def _call_data_url_problem(url: bytes) -> str | None:
     """Only a canonical data URL can be stored as bytes and rebuilt into the identical string."""
     limit = CALLS.model_field("audio_mime_type").max_length
+    assert limit is not None  # a CharField
     return data_url_problem(url, max_mime_length=limit)
 
 

@@ -74,8 +74,8 @@ class Verification:
             f"integrity_check: {'; '.join(self.integrity[:5])} "
             f"({self.integrity_parts} tables with their indexes, and quick_check of the file)"
         )
-        for check, keys in self.failed_copy_checks:
-            out.append(f"{check.label}: {len(keys)} {check.failure}")
+        for copy_check, keys in self.failed_copy_checks:
+            out.append(f"{copy_check.label}: {len(keys)} {copy_check.failure}")
         return out
 
 

@@ -7,16 +7,19 @@ ever touches the `cache` database, which is never replicated: run it on each mac
 
 import sys
 import time
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from tqdm import tqdm
 
 from cachedb.connection import ALIAS
-from cachedb.models import BackendEntry, CacheEntry, CacheLease
+from cachedb.models import BackendEntry, CacheEntry, CacheLease, ExpiringQuerySet
 
-TABLES = [
+TABLES: list[tuple[str, type[CacheEntry | BackendEntry | CacheLease]]] = [
     ("cachified entries", CacheEntry),
     ("Django cache entries", BackendEntry),
     ("fetch leases", CacheLease),
@@ -30,7 +33,7 @@ class Command(BaseCommand):
         "entries above CACHEDB_MAX_ENTRIES."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
         )
@@ -46,7 +49,15 @@ class Command(BaseCommand):
             help="Rows deleted per transaction, so the site's writes are never held up long.",
         )
 
-    def handle(self, *args, dry_run, all, batch_size, verbosity, **options):
+    def handle(
+        self,
+        *args: Any,
+        dry_run: bool,
+        all: bool,
+        batch_size: int,
+        verbosity: int,
+        **options: Any,
+    ) -> None:
         if batch_size < 1:
             raise CommandError(f"--batch-size must be at least 1, not {batch_size}.")
         now = time.time()
@@ -89,11 +100,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Deleted {total + evicted} rows."))
 
     @staticmethod
-    def _doomed(model, now: float, *, everything: bool):
+    def _doomed(
+        model: type[CacheEntry | BackendEntry | CacheLease], now: float, *, everything: bool
+    ) -> ExpiringQuerySet[Any]:
         return model.objects.all() if everything else model.objects.expired(now)
 
     @staticmethod
-    def _delete_in_batches(queryset, batch_size: int, progress) -> None:
+    def _delete_in_batches(queryset: QuerySet[Any], batch_size: int, progress: "tqdm[Any]") -> None:
         while True:
             with transaction.atomic(using=ALIAS):
                 keys = list(queryset.values_list("pk", flat=True)[:batch_size])
