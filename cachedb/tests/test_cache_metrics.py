@@ -15,7 +15,7 @@ from cachedb.cachified import cachified
 from litesite.tests.metrics_reading import sample
 
 # Committed: the background refresh runs on its own thread and connection.
-pytestmark = pytest.mark.django_db(databases=["default", "cache"], transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def events(event: str) -> float:

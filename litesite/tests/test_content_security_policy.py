@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from accounts.models import Team, User
 from litesite import errors
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 POLICY = {
     "default-src": ["'self'"],

@@ -5,7 +5,7 @@ import pytest
 
 from litesite.tests.metrics_reading import sample
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 def requests(view: str, status: int) -> float:
