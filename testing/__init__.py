@@ -2,5 +2,6 @@
 
 `testing.fixtures` and `testing.browser` are pytest plugins, registered in the root conftest.py:
 their fixtures (`reader`, `staff_client`, `page`, ...) are available to every test, and the
-helper functions tests call are imported from `testing.fixtures`.
+helper functions tests call are imported from `testing.fixtures`. `testing.metrics` reads this
+process's metrics.
 """

@@ -7,8 +7,8 @@ The vocabulary, one name per thing:
 - `make_user(team, role=..., email=..., first_name=...)`: a new user on each call.
 - `reader` (Ada, red team) and `other_reader` (Bob, blue): members.
 - `staff_user` (Host, yellow): role ADMIN, which makes them staff in the admin and the calls desk.
-  pytest-django's `admin_user` and `admin_client` (a Django superuser with a password) keep their
-  meaning; nothing here has a password or `is_superuser`.
+  pytest-django's `admin_user` and `admin_client` keep their meaning (a user made by
+  `create_superuser`, signed in with a password); nothing here overrides them.
 - `reader_client`, `staff_client`: Django test clients signed in as them.
 """
 

@@ -8,8 +8,8 @@ import time_machine
 from django.test import Client
 
 from blog import compiler, content
-from litesite.tests.metrics_reading import sample
 from testing.fixtures import new_client_id
+from testing.metrics import sample
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.db import connections
 
 from cachedb import faults
 from cachedb.cachified import cachified
-from litesite.tests.metrics_reading import sample
+from testing.metrics import sample
 
 # Committed: the background refresh runs on its own thread and connection.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@ timed; the counts are those of the response that leaves the site, after any repl
 
 import pytest
 
-from litesite.tests.metrics_reading import sample
+from testing.metrics import sample
 
 pytestmark = pytest.mark.django_db
 
