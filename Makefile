@@ -28,4 +28,4 @@ test:
 	scripts/system-deps
 	$(MAKE) $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope
