@@ -34,4 +34,4 @@ test:
 	$(MAKE) $(STAMP)
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(MAKE) typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadscope

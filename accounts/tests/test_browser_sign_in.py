@@ -8,12 +8,12 @@ from django.core import mail
 from django.test import Client
 
 from accounts.models import Session, User
-from accounts.tests.conftest import emailed_link_path
+from testing.fixtures import emailed_link_path
 
 # live_server serves from another thread, so the test data must be committed (transaction=True).
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, databases=["default", "cache"]),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

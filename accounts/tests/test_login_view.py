@@ -8,7 +8,7 @@ from django.core import mail
 
 from accounts.magic_links import BROWSER_COOKIE
 from accounts.models import MagicLink
-from accounts.tests.conftest import emailed_link_path
+from testing.fixtures import emailed_link_path
 
 pytestmark = pytest.mark.django_db
 
@@ -225,8 +225,8 @@ def test_a_mail_server_failure_is_explained_and_does_not_use_up_the_limit(client
     assert not MagicLink.objects.exists()
 
 
-def test_a_signed_in_reader_visiting_login_goes_to_the_profile(signed_in_client):
-    assert signed_in_client.get("/login")["Location"] == "/me"
+def test_a_signed_in_reader_visiting_login_goes_to_the_profile(reader_client):
+    assert reader_client.get("/login")["Location"] == "/me"
 
 
 def test_a_safe_next_survives_into_the_form(client):

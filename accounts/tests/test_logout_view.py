@@ -8,16 +8,16 @@ from accounts.models import Session
 pytestmark = pytest.mark.django_db
 
 
-def test_posting_signs_out_and_deletes_the_session(signed_in_client):
-    response = signed_in_client.post("/logout")
+def test_posting_signs_out_and_deletes_the_session(reader_client):
+    response = reader_client.post("/logout")
     assert response.status_code == 302 and response["Location"] == "/"
-    assert b"You are signed out." in signed_in_client.get("/login").content
+    assert b"You are signed out." in reader_client.get("/login").content
     assert not Session.objects.filter(user__isnull=False).exists()
-    assert signed_in_client.get("/me")["Location"].startswith("/login")
+    assert reader_client.get("/me")["Location"].startswith("/login")
 
 
-def test_a_get_only_asks_for_confirmation(signed_in_client):
-    response = signed_in_client.get("/logout")
+def test_a_get_only_asks_for_confirmation(reader_client):
+    response = reader_client.get("/logout")
     assert response.status_code == 200
     assert b'<form method="post" action="/logout">' in response.content
     assert Session.objects.filter(user__isnull=False).exists()

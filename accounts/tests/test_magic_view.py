@@ -9,10 +9,10 @@ from django.test import Client
 
 from accounts import magic_links
 from accounts.models import MagicLink, Session
-from accounts.tests.conftest import ask_for_link
+from testing.fixtures import ask_for_link
 
 # Signing in moves anonymous reads, which refreshes cached standings in the cache database.
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 def signed_in_user_id(client):
@@ -20,7 +20,7 @@ def signed_in_user_id(client):
 
 
 def test_an_existing_reader_is_signed_in_and_sent_to_the_profile(client, reader):
-    link = ask_for_link(client, "READER@example.com")
+    link = ask_for_link(client, "ADA@example.com")
     response = client.get(link)
     assert response.status_code == 302 and response["Location"] == "/me"
     assert signed_in_user_id(client) == reader.pk
@@ -62,7 +62,7 @@ def test_an_expired_link_explains_and_offers_a_new_one_for_the_same_address(clie
         response = client.get(link)
     assert response.status_code == 410
     assert b"This sign-in link has expired" in response.content
-    assert b'value="reader@example.com"' in response.content
+    assert b'value="ada@example.com"' in response.content
     assert b"Email me a new link" in response.content
     assert signed_in_user_id(client) is None
 

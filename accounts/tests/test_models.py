@@ -50,7 +50,7 @@ def test_emails_are_unique_regardless_of_case():
 
 @pytest.mark.django_db
 def test_sign_in_lookup_ignores_case_and_surrounding_spaces(reader):
-    assert User.objects.with_email("  READER@example.COM ").get() == reader
+    assert User.objects.with_email("  ADA@example.COM ").get() == reader
 
 
 @pytest.mark.django_db
@@ -59,10 +59,10 @@ def test_ids_are_36_character_uuid_strings(reader):
 
 
 @pytest.mark.django_db
-def test_admins_are_staff_and_superusers_and_members_are_neither(reader, admin_user):
-    assert admin_user.role == Role.ADMIN
-    assert admin_user.is_staff and admin_user.is_superuser
-    assert admin_user.has_perm("accounts.delete_user")
+def test_admins_are_staff_and_superusers_and_members_are_neither(reader, staff_user):
+    assert staff_user.role == Role.ADMIN
+    assert staff_user.is_staff and staff_user.is_superuser
+    assert staff_user.has_perm("accounts.delete_user")
     assert not reader.is_staff and not reader.is_superuser
     assert not reader.has_perm("accounts.delete_user")
     assert not reader.has_module_perms("accounts")

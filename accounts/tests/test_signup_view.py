@@ -6,10 +6,10 @@ import pytest
 import time_machine
 
 from accounts.models import Role, Session, User
-from accounts.tests.conftest import ask_for_link
+from testing.fixtures import ask_for_link
 
 # Signing in moves anonymous reads, which refreshes cached standings in the cache database.
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -2,18 +2,12 @@ import datetime as dt
 
 import pytest
 
-from accounts.models import Role, Team
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from accounts.models import Team
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def staff_client(client, make_user):
-    client.force_login(make_user(role=Role.ADMIN), backend="accounts.backends.MagicLinkBackend")
-    return client
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import time_machine
 from django.test import Client
 
 from blog import compiler, content
-from blog.tests.conftest import BOTH_DATABASES, new_client_id
-from litesite.tests.metrics_reading import sample
+from testing.fixtures import new_client_id
+from testing.metrics import sample
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 START = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 TICKET = re.compile(r'<meta name="read-ticket" content="([^"]+)">')
@@ -34,7 +34,7 @@ def reports(result: str, reason: str) -> float:
     return sample("litesite_read_reports_total", result=result, reason=reason)
 
 
-def reader() -> Client:
+def anonymous_browser() -> Client:
     client = Client()
     client.cookies["client_id"] = new_client_id()
     return client
@@ -46,7 +46,7 @@ def ticket_of(client) -> str:
 
 def test_a_recorded_read_and_a_repeated_one_are_counted_as_accepted(post, clock):
     before = {reason: reports("accepted", reason) for reason in ("recorded", "already-read")}
-    client = reader()
+    client = anonymous_browser()
     ticket = ticket_of(client)
     clock.shift(dt.timedelta(seconds=72))
     assert client.post(REPORT, {"ticket": ticket}).status_code == 201
@@ -57,7 +57,7 @@ def test_a_recorded_read_and_a_repeated_one_are_counted_as_accepted(post, clock)
 
 def test_a_report_too_early_is_counted_as_refused_too_early(post, clock):
     before = reports("refused", "too-early")
-    client = reader()
+    client = anonymous_browser()
     assert client.post(REPORT, {"ticket": ticket_of(client)}).status_code == 400
     assert reports("refused", "too-early") == before + 1
 
@@ -65,7 +65,7 @@ def test_a_report_too_early_is_counted_as_refused_too_early(post, clock):
 @pytest.mark.parametrize(("ticket", "reason"), [("", "missing"), ("not a ticket at all", "forged")])
 def test_a_bad_ticket_is_counted_as_refused_with_its_reason(post, clock, ticket, reason):
     before = reports("refused", reason)
-    assert reader().post(REPORT, {"ticket": ticket}).json()["reason"] == reason
+    assert anonymous_browser().post(REPORT, {"ticket": ticket}).json()["reason"] == reason
     assert reports("refused", reason) == before + 1
 
 

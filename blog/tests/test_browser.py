@@ -12,11 +12,10 @@ import time_machine
 from playwright.sync_api import expect
 
 from blog.models import PostRead
-from blog.tests.conftest import BOTH_DATABASES
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES),
+    pytest.mark.django_db(transaction=True),
 ]
 
 LONG_BODY = "\n\n".join(

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from blog.tests.conftest import BOTH_DATABASES
 from cachedb import faults
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db(transaction=True)
 PAGES = ["/", "/blog/", "/blog/wal-notes/", "/blog/?q=checkpoint", "/blog/rss.xml", "/sitemap.xml"]
 
 

@@ -5,9 +5,8 @@ import os
 import pytest
 
 from blog import compiler, content
-from blog.tests.conftest import BOTH_DATABASES
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 
 def test_posts_are_read_from_front_matter_newest_first(posts_dir):

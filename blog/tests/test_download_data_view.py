@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 AT = dt.datetime(2026, 2, 3, 4, 5, tzinfo=dt.UTC)
 

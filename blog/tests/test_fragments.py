@@ -7,10 +7,9 @@ from django.core import signing
 from django.test import RequestFactory
 
 from blog import fragments
-from blog.tests.conftest import BOTH_DATABASES
 from blog.tickets import SALT
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 TICKET = re.compile(r'<meta name="read-ticket" content="([^"]+)">')

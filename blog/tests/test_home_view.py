@@ -5,9 +5,9 @@ import pytest
 import time_machine
 
 from accounts.models import Team
-from blog.tests.conftest import BOTH_DATABASES, add_read
+from testing.fixtures import add_read
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 

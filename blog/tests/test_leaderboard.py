@@ -6,9 +6,9 @@ import time_machine
 from accounts.models import Team
 from blog import leaderboard
 from blog.reads import Reader, record_read
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 

@@ -11,9 +11,9 @@ from django.test import Client
 
 from blog import tickets
 from blog.models import PostRead
-from blog.tests.conftest import BOTH_DATABASES, new_client_id
+from testing.fixtures import new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 START = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 # 460 words at 230 a minute: two minutes' reading, of which 60% (72 s) must pass before a report.
@@ -251,7 +251,7 @@ def test_a_week_later_the_same_reader_counts_again(post, clock):
     assert PostRead.objects.count() == 2
 
 
-@pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicate_reports_record_exactly_one_read(post):
     """Real threads, each with its own connection to the test database file."""
     client_id = new_client_id()
@@ -281,7 +281,7 @@ def test_concurrent_duplicate_reports_record_exactly_one_read(post):
     assert PostRead.objects.filter(client_id=client_id).count() == 1
 
 
-@pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_reports_from_different_readers_are_all_recorded(post):
     threads_count = 6
     barrier = threading.Barrier(threads_count)

@@ -8,9 +8,9 @@ from django.db.models import Count, Max
 
 from accounts.models import Team
 from blog.models import READ_WINDOW, PostRead, StandingsVersion
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 4, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -2,9 +2,7 @@ import os
 
 import pytest
 
-from blog.tests.conftest import BOTH_DATABASES
-
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 

@@ -8,9 +8,9 @@ import time_machine
 
 from accounts.models import Role, Team
 from blog import compiler
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 BODY = """

@@ -6,9 +6,9 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
 

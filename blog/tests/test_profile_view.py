@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from accounts.models import Role
 from blog.reads import READS_LISTED
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 
 def signed_in(client, user):

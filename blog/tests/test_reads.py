@@ -7,9 +7,9 @@ from django.test import RequestFactory
 from accounts.models import Team
 from blog.models import PostRead
 from blog.reads import Reader, claim_anonymous_reads, reader_from_request, record_read
-from blog.tests.conftest import BOTH_DATABASES, add_read, new_client_id
+from testing.fixtures import add_read, new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.UTC)
 

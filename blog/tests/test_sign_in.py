@@ -10,9 +10,9 @@ from accounts import magic_links
 from accounts.models import Team
 from blog import leaderboard
 from blog.models import PostRead
-from blog.tests.conftest import BOTH_DATABASES, new_client_id
+from testing.fixtures import new_client_id
 
-pytestmark = pytest.mark.django_db(databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db
 
 
 def open_sign_in_link(client, email: str):

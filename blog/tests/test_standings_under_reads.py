@@ -15,9 +15,9 @@ from django.test import Client
 
 from accounts.models import Team, User
 from blog.reads import Reader, record_read
-from blog.tests.conftest import BOTH_DATABASES, new_client_id
+from testing.fixtures import new_client_id
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=BOTH_DATABASES)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 READERS = 4
 PAGE_VIEWS = 60

@@ -3,20 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import Role, User
 from cachedb.models import BackendEntry, CacheEntry
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 NOW = 1_700_000_000.0  # in the past: entries with an expiry have expired
-
-
-@pytest.fixture
-def staff_client(client):
-    staff = User.objects.create(email="staff@example.com", first_name="Sam", team="RED")
-    staff.role = Role.ADMIN
-    staff.save()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture

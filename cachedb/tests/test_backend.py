@@ -19,7 +19,7 @@ from django.views.decorators.cache import cache_page
 from cachedb.backend import SQLiteCache
 from cachedb.models import BackendEntry, CacheEntry
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -407,7 +407,7 @@ def test_the_per_view_cache_works_on_this_backend():
     assert len(calls) == 1
 
 
-@pytest.mark.django_db(databases=["default", "cache"], transaction=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_increments_from_many_threads_are_never_lost():
     from concurrent.futures import ThreadPoolExecutor
 

@@ -12,10 +12,10 @@ from django.db import connections
 
 from cachedb import faults
 from cachedb.cachified import cachified
-from litesite.tests.metrics_reading import sample
+from testing.metrics import sample
 
 # Committed: the background refresh runs on its own thread and connection.
-pytestmark = pytest.mark.django_db(databases=["default", "cache"], transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def events(event: str) -> float:

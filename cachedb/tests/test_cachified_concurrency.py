@@ -23,7 +23,7 @@ from cachedb.cachified import cachified
 from cachedb.errors import CacheFetchTimeout, CacheRecursionError
 from cachedb.models import CacheEntry, CacheLease
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"], transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 RACE_SCRIPT = Path(__file__).with_name("race_fetch.py")
 
 

@@ -14,7 +14,7 @@ from cachedb.errors import CacheValueError
 from cachedb.models import CacheEntry
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 class Counter:

@@ -8,7 +8,7 @@ from django.db import connections
 
 from cachedb.connection import raw_connection
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 def test_the_raw_connection_is_djangos_cache_connection_kept_open():

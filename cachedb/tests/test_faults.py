@@ -21,7 +21,7 @@ from cachedb import faults
 from cachedb.cachified import cachified
 from cachedb.models import CacheEntry
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"], transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 WORKER = Path(__file__).with_name("cache_worker.py")
 UNPRIVILEGED = [
     "setpriv",

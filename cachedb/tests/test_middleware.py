@@ -8,7 +8,7 @@ from cachedb.cachified import cachified
 from cachedb.errors import CacheFetchTimeout
 from cachedb.middleware import ServerTimingMiddleware
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 def respond_with(view):
@@ -75,8 +75,7 @@ def test_the_header_is_set_by_the_projects_middleware_stack(client):
 
 
 @pytest.mark.urls("cachedb.tests.urls")
-def test_staff_adding_fresh_to_a_url_recomputes_what_it_shows(client):
-    from accounts.models import Role, User
+def test_staff_adding_fresh_to_a_url_recomputes_what_it_shows(client, staff_user):
     from cachedb.tests import urls
 
     calls = urls.computed
@@ -84,10 +83,7 @@ def test_staff_adding_fresh_to_a_url_recomputes_what_it_shows(client):
     client.get("/cached")
     client.get("/cached?fresh")  # a reader asking: still the cached value
     assert len(calls) == 1
-    staff = User.objects.create(
-        email="staff@example.com", first_name="S", team="RED", role=Role.ADMIN
-    )
-    client.force_login(staff, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(staff_user)
     client.get("/cached?fresh")
     assert len(calls) == 2
     client.get("/cached")  # without ?fresh, the value just fetched is used

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from cachedb.models import BackendEntry, CacheEntry, CacheLease
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 NOW = 1_800_000_000.0
 
 

@@ -74,7 +74,7 @@ def test_relations_across_the_two_databases_are_refused():
     assert not router.allow_relation(entry, Group(name="readers"))
 
 
-@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.django_db
 def test_the_orm_finds_cache_rows_in_the_cache_database_through_the_router():
     CacheEntry.objects.create(key="k", value="1", created_at=0)
     assert CacheEntry.objects.db == "cache"

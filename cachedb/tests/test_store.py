@@ -9,7 +9,7 @@ from cachedb import store
 from cachedb.cachified import cachified
 from cachedb.models import CacheEntry
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

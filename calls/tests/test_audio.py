@@ -6,7 +6,7 @@ import tempfile
 import pytest
 
 from calls import audio
-from calls.tests.conftest import (
+from calls.tests.media import (
     ffprobe_duration,
     make_picture,
     measure_loudness,

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from calls.models import Call
-from litesite.tests.metrics_reading import sample
+from testing.metrics import sample
 
 pytestmark = pytest.mark.django_db
 

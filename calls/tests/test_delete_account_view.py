@@ -4,7 +4,7 @@ import pytest
 
 from calls.models import Call, CallUpload
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 def test_deleting_the_account_deletes_the_readers_calls_and_uploads_only(

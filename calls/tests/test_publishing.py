@@ -11,7 +11,7 @@ from calls.publishing import (
     episode_email_subject,
     publish_call,
 )
-from calls.tests.conftest import ffprobe_duration
+from calls.tests.media import ffprobe_duration
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from calls import limits
 from calls.models import Call, CallUpload
-from calls.tests.conftest import make_picture, rewrite_webm_duration, run_ffmpeg
+from calls.tests.media import make_picture, rewrite_webm_duration, run_ffmpeg
 
 pytestmark = pytest.mark.django_db
 

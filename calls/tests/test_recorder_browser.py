@@ -56,7 +56,9 @@ def record(page, *, seconds: int):
     assert duration is True
 
 
-def test_a_reader_records_a_call_and_staff_publish_it(page, live_server, reader, staff, open_page):
+def test_a_reader_records_a_call_and_staff_publish_it(
+    page, live_server, reader, staff_user, open_page
+):
     sign_in(page, live_server, reader)
     page.goto("/calls/record/")
     page.get_by_label("Title").fill("Can SQLite replace Redis?")
@@ -83,7 +85,7 @@ def test_a_reader_records_a_call_and_staff_publish_it(page, live_server, reader,
     expect(my_calls.get_by_role("link", name="Can SQLite replace Redis?")).to_be_visible()
 
     staff_page = open_page()
-    sign_in(staff_page, live_server, staff)
+    sign_in(staff_page, live_server, staff_user)
     staff_page.goto("/calls/admin/")
     staff_page.get_by_role("link", name="Can SQLite replace Redis?").click()
     record(staff_page, seconds=2)

@@ -37,6 +37,9 @@ class RunningCommand:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Ctrl-C must reach it even when the test run itself ignores SIGINT, as a background
+            # job of a shell without job control does (`make test &`), and its children inherit.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []

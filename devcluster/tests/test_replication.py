@@ -20,7 +20,7 @@ def syd(cluster):
 
 
 @pytest.fixture
-def reader(cluster, request):
+def sydney_reader(cluster, request):
     """A signed-in visitor near Sydney, known to both nodes; (client, email)."""
     email = f"{request.node.name[:40]}@example.com"
     key = sign_in(cluster, email=email)
@@ -44,9 +44,9 @@ def edit_name(client, name: str):
 
 
 def test_a_profile_edit_sent_to_a_replica_runs_on_the_primary_and_the_replica_then_shows_it(
-    cluster, syd, reader
+    cluster, syd, sydney_reader
 ):
-    client, email = reader
+    client, email = sydney_reader
     response = edit_name(client, "Grace")
     assert response.status == 302
     assert response.route == ["syd-1", "lhr-1"]
@@ -63,8 +63,8 @@ def test_a_profile_edit_sent_to_a_replica_runs_on_the_primary_and_the_replica_th
     assert 'value="Grace"' in page.text
 
 
-def test_no_write_ever_reaches_a_replicas_file(cluster, syd, reader):
-    client, _ = reader
+def test_no_write_ever_reaches_a_replicas_file(cluster, syd, sydney_reader):
+    client, _ = sydney_reader
     before = (syd.fingerprint(), syd.mount.read_pos())
     assert edit_name(client, "Katherine").status == 302
     assert client.post("/logout", {"csrfmiddlewaretoken": client.csrf_token("/me")}).status == 302
@@ -103,9 +103,9 @@ def test_a_get_with_an_expired_session_on_a_replica_is_replayed_to_delete_it_on_
 
 
 def test_a_replica_behind_the_readers_last_write_waits_for_replication_that_arrives_in_time(
-    cluster, syd, reader
+    cluster, syd, sydney_reader
 ):
-    client, _ = reader
+    client, _ = sydney_reader
     assert edit_name(client, "Hedy").status == 302
     cluster.replicate_after(0.3, syd)  # well within LITEFS_TXID_WAIT_SECONDS (2 s)
     page = client.get("/me")
@@ -114,17 +114,19 @@ def test_a_replica_behind_the_readers_last_write_waits_for_replication_that_arri
 
 
 def test_a_replica_still_behind_after_the_bound_replays_the_read_to_the_primary(
-    cluster, syd, reader
+    cluster, syd, sydney_reader
 ):
-    client, _ = reader
+    client, _ = sydney_reader
     assert edit_name(client, "Radia").status == 302
     page = client.get("/me")  # nothing replicates: syd-1 waits 2 s, then replays
     assert page.route == ["syd-1", "lhr-1"]
     assert 'value="Radia"' in page.text
 
 
-def test_a_disconnected_replica_serves_reads_and_answers_writes_with_503(cluster, syd, reader):
-    client, _ = reader
+def test_a_disconnected_replica_serves_reads_and_answers_writes_with_503(
+    cluster, syd, sydney_reader
+):
+    client, _ = sydney_reader
     token = client.csrf_token("/me")
     cluster.disconnect(syd)
     try:
@@ -139,9 +141,9 @@ def test_a_disconnected_replica_serves_reads_and_answers_writes_with_503(cluster
 
 
 def test_a_malformed_primary_file_makes_the_replica_refuse_writes_not_take_them(
-    cluster, syd, reader, restored
+    cluster, syd, sydney_reader, restored
 ):
-    client, email = reader
+    client, email = sydney_reader
     token = client.csrf_token("/me")
     syd.mount.write_raw(".primary", b"lhr-1")  # no newline
     response = client.post("/me", {"csrfmiddlewaretoken": token, "first_name": "Mary"})
@@ -151,25 +153,25 @@ def test_a_malformed_primary_file_makes_the_replica_refuse_writes_not_take_them(
 
 
 def test_a_malformed_pos_file_makes_a_read_with_a_txid_cookie_go_to_the_primary(
-    cluster, syd, reader, restored
+    cluster, syd, sydney_reader, restored
 ):
-    client, _ = reader
+    client, _ = sydney_reader
     assert edit_name(client, "Barbara").status == 302
     cluster.replicate()
     syd.mount.write_raw("site.sqlite3-pos", b"00000000000000zz/0000000000000000\n")
     assert client.get("/me").route == ["syd-1", "lhr-1"]
 
 
-def test_a_malformed_txid_cookie_is_ignored_and_cleared(cluster, reader):
-    client, _ = reader
+def test_a_malformed_txid_cookie_is_ignored_and_cleared(cluster, sydney_reader):
+    client, _ = sydney_reader
     client.cookies[litefs.TXID_COOKIE] = "yesterday"
     page = client.get("/me")
     assert page.route == ["syd-1"]
     assert litefs.TXID_COOKIE not in client.cookies
 
 
-def test_a_forged_txid_cookie_far_ahead_goes_to_the_primary_which_clears_it(cluster, reader):
-    client, _ = reader
+def test_a_forged_txid_cookie_far_ahead_goes_to_the_primary_which_clears_it(cluster, sydney_reader):
+    client, _ = sydney_reader
     client.cookies[litefs.TXID_COOKIE] = "f" * 16
     page = client.get("/me")
     assert page.status == 200

@@ -39,7 +39,7 @@ def remix_cookie(data: dict, secret: str) -> str:
 
 
 # The visits go to /healthcheck, which reads both databases.
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role, Team, User
-from accounts.tests.conftest import emailed_link_path
 from blog.models import PostRead
 from calls.models import Call, Episode
+from testing.fixtures import emailed_link_path
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, databases=["default", "cache"]),
+    pytest.mark.django_db(transaction=True),
 ]
 
 AXE = Axe()

@@ -17,7 +17,7 @@ from calls.models import Call, Episode
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, databases=["default", "cache"]),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

@@ -10,10 +10,9 @@ import pytest
 from django.conf import settings
 from django.test import RequestFactory
 
-from accounts.models import Team, User
 from litesite import errors
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 POLICY = {
     "default-src": ["'self'"],
@@ -47,10 +46,9 @@ def test_pages_carry_a_policy_that_allows_no_inline_code(client, path):
     assert directives(response["Content-Security-Policy"]) == POLICY
 
 
-def test_signed_in_pages_carry_the_policy(client):
-    client.force_login(User.objects.create(email="ada@example.com", team=Team.RED))
+def test_signed_in_pages_carry_the_policy(reader_client):
     for path in ("/me", "/calls/record/"):
-        assert directives(client.get(path)["Content-Security-Policy"]) == POLICY, path
+        assert directives(reader_client.get(path)["Content-Security-Policy"]) == POLICY, path
 
 
 def test_the_not_found_page_carries_the_policy(client):

@@ -21,7 +21,7 @@ from accounts.models import User
 from blog import tickets
 from blog.models import PostRead
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "cache"])
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -42,21 +42,11 @@ def site_write_lock(short_busy_timeout, lock_held_elsewhere):
     lock_held_elsewhere(connections["default"].settings_dict["NAME"])
 
 
-@pytest.fixture
-def reader(db) -> Client:
-    """A signed-in reader's browser (signed in before any fault: that is a write too)."""
-    user = User.objects.create(email="reader@example.com", first_name="Ada", team="RED")
-    client = Client()
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
-    client.user = user
-    return client
-
-
-def report_read(client):
-    """What the post page's script sends once the reader has read long enough."""
+def report_read(client, user):
+    """What the post page's script sends once `user` has read long enough."""
     ticket = tickets.issue(
         slug="hello-litesite",
-        reader=tickets.reader_name(user=client.user),
+        reader=tickets.reader_name(user=user),
         served_at=time.time() - 3600,
     )
     return client.post(
@@ -65,9 +55,9 @@ def report_read(client):
 
 
 def test_a_read_report_gets_json_503_with_retry_after_while_the_database_is_locked(
-    reader, site_write_lock
+    reader, reader_client, site_write_lock
 ):
-    response = report_read(reader)
+    response = report_read(reader_client, reader)
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
     assert "could not save yours" in response.json()["error"]
@@ -84,15 +74,17 @@ def test_a_sign_in_request_gets_a_503_page_that_keeps_the_email(site_write_lock)
     assert 'action="/login"' in page
 
 
-def test_a_profile_edit_gets_a_503_page_that_keeps_the_new_name(reader, site_write_lock):
-    response = reader.post("/me", {"first_name": "Augusta"})
+def test_a_profile_edit_gets_a_503_page_that_keeps_the_new_name(reader_client, site_write_lock):
+    response = reader_client.post("/me", {"first_name": "Augusta"})
     assert response.status_code == 503
     assert 'name="first_name" value="Augusta"' in response.content.decode()
 
 
-def test_pages_that_only_read_still_answer_while_the_database_is_locked(reader, site_write_lock):
+def test_pages_that_only_read_still_answer_while_the_database_is_locked(
+    reader_client, site_write_lock
+):
     assert Client().get("/blog/").status_code == 200
-    assert reader.get("/me").status_code == 200
+    assert reader_client.get("/me").status_code == 200
 
 
 @pytest.fixture
@@ -128,10 +120,10 @@ def full_disk(tmp_path, short_busy_timeout):
     subprocess.run(["umount", "--lazy", str(mount)], check=True)
 
 
-def test_a_full_disk_answers_503_and_loses_nothing_already_stored(reader, full_disk):
-    client = reader
+def test_a_full_disk_answers_503_and_loses_nothing_already_stored(reader, reader_client, full_disk):
+    client = reader_client
     before = PostRead.objects.count()
-    response = report_read(client)
+    response = report_read(client, reader)
     assert response.status_code == 503
     assert "disk space" in response.json()["error"]
     page = client.post("/me", {"first_name": "Augusta"})
@@ -147,9 +139,9 @@ def test_a_full_disk_answers_503_and_loses_nothing_already_stored(reader, full_d
 
 
 def test_while_the_lock_is_held_later_writes_are_answered_without_trying_to_write(
-    reader, site_write_lock
+    reader_client, site_write_lock
 ):
-    assert reader.post("/me", {"first_name": "Augusta"}).status_code == 503  # waited, failed
+    assert reader_client.post("/me", {"first_name": "Augusta"}).status_code == 503  # waited, failed
     attempted = []
 
     def watch(execute, sql, params, many, context):
@@ -157,19 +149,21 @@ def test_while_the_lock_is_held_later_writes_are_answered_without_trying_to_writ
         return execute(sql, params, many, context)
 
     with connections["default"].execute_wrapper(watch):
-        again = reader.post("/me", {"first_name": "Augusta"})
+        again = reader_client.post("/me", {"first_name": "Augusta"})
     assert again.status_code == 503 and "Augusta" in again.content.decode()
     assert attempted == []  # no thread waited on the lock for it
 
 
-def test_once_the_lock_is_gone_the_next_write_goes_through(reader, short_busy_timeout, monkeypatch):
+def test_once_the_lock_is_gone_the_next_write_goes_through(
+    reader_client, short_busy_timeout, monkeypatch
+):
     from litesite.errors import WriteBreaker
 
     monkeypatch.setattr(WriteBreaker, "OPEN_SECONDS", 0.0)  # the pause is over at once
     path = connections["default"].settings_dict["NAME"]
     with closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN IMMEDIATE")
-        assert reader.post("/me", {"first_name": "Augusta"}).status_code == 503
+        assert reader_client.post("/me", {"first_name": "Augusta"}).status_code == 503
         holder.execute("ROLLBACK")
-    assert reader.post("/me", {"first_name": "Augusta"}).status_code == 302
+    assert reader_client.post("/me", {"first_name": "Augusta"}).status_code == 302
     assert User.objects.get().first_name == "Augusta"

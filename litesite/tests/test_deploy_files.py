@@ -224,7 +224,7 @@ def test_machines_are_never_stopped_automatically(fly):
     assert service["concurrency"]["hard_limit"] >= service["concurrency"]["soft_limit"] > 0
 
 
-@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.django_db
 def test_the_health_check_path_resolves_to_the_health_view_and_answers(fly, client):
     check = fly["http_service"]["checks"][0]
     assert resolve(check["path"]).func is healthcheck
@@ -262,12 +262,12 @@ def test_the_docker_context_leaves_out_local_state_and_the_development_cluster()
     assert copies and not any("devcluster" in line for line in copies)
 
 
-def test_the_package_ships_the_product_without_the_development_cluster():
+def test_the_package_ships_the_product_without_the_development_cluster_or_the_test_support():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     shipped = set(find_namespace_packages(where=str(ROOT), include=include))
     assert {"litesite", "accounts", "blog", "calls", "cachedb"} <= shipped
-    assert not {p for p in shipped if p.split(".")[0] == "devcluster"}
+    assert not {p for p in shipped if p.split(".")[0] in ("devcluster", "testing")}
 
 
 @pytest.mark.parametrize("debug", ["false", "true"])

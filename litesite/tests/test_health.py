@@ -6,7 +6,7 @@ import pytest
 from django.db import connections
 
 # transaction=True: the tests repoint connections, which must not sit inside a test transaction.
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "cache"])
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

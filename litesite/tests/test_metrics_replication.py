@@ -10,7 +10,7 @@ from django.urls import path
 
 from accounts.models import User
 from litesite import litefs
-from litesite.tests.metrics_reading import sample
+from testing.metrics import sample
 
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 

@@ -3,9 +3,9 @@ timed; the counts are those of the response that leaves the site, after any repl
 
 import pytest
 
-from litesite.tests.metrics_reading import sample
+from testing.metrics import sample
 
-pytestmark = pytest.mark.django_db(databases=["default", "cache"])
+pytestmark = pytest.mark.django_db
 
 
 def requests(view: str, status: int) -> float:

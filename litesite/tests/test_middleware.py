@@ -278,7 +278,7 @@ def test_a_disk_io_error_of_the_site_database_at_commit_on_a_replica_is_replayed
     assert replay_fields(response)["instance"] == "lhr-1"
 
 
-@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.django_db
 @pytest.mark.parametrize("view", ["/cache-orm-write", "/cache-raw-write", "/cache-disk-io"])
 def test_a_readonly_or_io_error_of_the_cache_database_is_not_replayed_nor_called_a_bug(
     client, fake_litefs, caplog, view
@@ -698,7 +698,7 @@ def test_with_no_waiters_allowed_a_replica_behind_the_cookie_replays_at_once(
     assert polls == []
 
 
-@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.django_db
 def test_the_health_check_never_waits_on_a_cookie_nor_is_replayed(client, fake_litefs, polls):
     faults.forget()  # the cache faults earlier tests provoked would make it "degraded"
     fake_litefs.make_replica("lhr-1", txid=10)

@@ -94,7 +94,7 @@ def test_a_dry_run_says_what_it_would_migrate_and_changes_nothing(tmp_path):
     assert "accounts_user" not in tables(tmp_path / "site.sqlite3")
 
 
-@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.django_db
 def test_on_the_primary_it_looks_at_both_databases(fake_litefs, capsys):
     fake_litefs.make_primary()
     call_command("migrate_node")

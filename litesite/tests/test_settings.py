@@ -178,7 +178,7 @@ def test_relative_database_paths_are_inside_the_project_and_their_folder_is_made
     (BASE_DIR / "var" / "settings-test").rmdir()
 
 
-@pytest.mark.django_db(databases=["default", "cache"])
+@pytest.mark.django_db
 @pytest.mark.parametrize("alias", ["default", "cache"])
 def test_both_sqlite_databases_are_tuned_for_concurrent_use(alias):
     connection = connections[alias]
