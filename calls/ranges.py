@@ -7,7 +7,7 @@ with the whole file, which the RFC allows.
 import re
 from collections.abc import Callable
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.http import http_date
 
 _SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -51,7 +51,8 @@ def ranged_audio_response(
 ) -> HttpResponse:
     """200 with everything, 206 with the asked-for range, or 416; HEAD reads no audio at all.
 
-    `read(start, length)` returns that slice of the recording.
+    `read(start, length)` returns that slice of the recording, or None when the recording went
+    away after the caller looked it up (deleted or published meanwhile): that is a 404.
     """
     headers = {"Accept-Ranges": "bytes", "ETag": etag, "Cache-Control": cache_control}
     if last_modified is not None:
@@ -71,6 +72,8 @@ def ranged_audio_response(
     first, last = byte_range if byte_range else (0, size - 1)
     length = last - first + 1 if size else 0
     body = b"" if request.method == "HEAD" or length == 0 else read(first, length)
+    if body is None:
+        raise Http404("This recording no longer exists.")
     response = HttpResponse(body, content_type=content_type, headers=headers)
     if byte_range:
         response.status_code = 206

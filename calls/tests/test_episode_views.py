@@ -1,6 +1,7 @@
 """Public episode pages, /calls/ and /calls/<number>/<slug>/, and the seekable audio."""
 
 import pytest
+from django.db import connection
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,22 @@ def test_the_audio_serves_byte_ranges_for_seeking(client, make_episode):
     assert tail.content == data[-100:]
     middle = client.get(episode.get_audio_url(), headers={"range": f"bytes={size - 10}-"})
     assert middle.content == data[-10:]
+
+
+def test_audio_deleted_while_it_is_being_fetched_is_not_found(client, make_episode):
+    # The row goes away between the view's lookup and its read of the bytes, as when staff
+    # delete the episode while a player fetches it: the read finds no row.
+    episode = make_episode(10)
+
+    def delete_before_the_read(execute, sql, params, many, context):
+        if "SUBSTR" in sql.upper():
+            type(episode).objects.filter(pk=episode.pk).delete()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(delete_before_the_read):
+        response = client.get(episode.get_audio_url(), headers={"range": "bytes=0-99"})
+    assert response.status_code == 404
+    assert b"None" not in response.content
 
 
 def test_a_range_past_the_end_gets_416(client, make_episode):

@@ -254,9 +254,9 @@ def test_gunicorn_runs_threads_from_the_environment_and_opens_nothing_before_the
     assert config["preload_app"] is False
 
 
-def test_the_docker_context_leaves_out_local_state_and_the_development_cluster():
+def test_the_docker_context_leaves_out_local_state_the_development_cluster_and_test_support():
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for path in (".git", ".venv", "var", "devcluster"):
+    for path in (".git", ".venv", "var", "devcluster", "testing"):
         assert path in ignored
     copies = re.findall(r"^COPY .*$", (ROOT / "Dockerfile").read_text(), re.M)
     assert copies and not any("devcluster" in line for line in copies)
