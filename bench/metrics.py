@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # before bench/, whose blog.py would hide the blog app
 
+from devcluster.harness import migrate_databases  # noqa: E402
+
 METRICS_MIDDLEWARE = "litesite.metrics.RequestMetricsMiddleware"
 PAGES = ("/healthcheck", "/login")
 
@@ -100,14 +102,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as work:
         env = environment(Path(work))
-        for database in ("default", "cache"):
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--database", database, "--noinput"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-            )
+        migrate_databases(env)
         multiproc = Path(work) / "prometheus"
         multiproc.mkdir()
         for extra in ({"PROMETHEUS_MULTIPROC_DIR": str(multiproc)}, {}):

@@ -18,7 +18,6 @@ import os
 import shutil
 import statistics
 import string
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # before bench/, whose blog.py would hide the blog app
+
+from devcluster.harness import migrate_databases  # noqa: E402
 
 TYPICAL = ["replication", "sqlite wal", "full text search", "podcast", "backups"]
 
@@ -85,16 +87,8 @@ def main() -> None:
     try:
         posts = copy_content(directory, args.copies)
         env = environment(directory)
-        for database in ("default", "cache"):
-            subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--database", database, "--noinput"],
-                cwd=ROOT,
-                env=env,
-                check=True,
-                capture_output=True,
-            )
+        migrate_databases(env)
         os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
         import django
 
         django.setup()

@@ -104,6 +104,12 @@ def migrate_template(directory: Path) -> Path:
         CACHE_DATABASE_URL=f"sqlite:///{directory / CACHE_NAME}",
         LITEFS_DIR=str(mount.path),
     )
+    migrate_databases(env)
+    return directory
+
+
+def migrate_databases(env: dict[str, str]) -> None:
+    """`manage.py migrate` of the site and cache databases the environment `env` names."""
     for database in ("default", "cache"):
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--database", database, "--noinput"],
@@ -113,7 +119,6 @@ def migrate_template(directory: Path) -> Path:
             capture_output=True,
             timeout=300,
         )
-    return directory
 
 
 def wait_for(condition, *, timeout: float, message: str, every: float = 0.05):

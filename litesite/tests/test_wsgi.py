@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devcluster.harness import BASE_DIR, base_env, free_port
+from devcluster.harness import BASE_DIR, base_env, free_port, migrate_databases
 
 READY_TIMEOUT_SECONDS = 90
 # Headers that differ between two requests by design.
@@ -38,15 +38,7 @@ def gunicorn(tmp_path_factory):
         WEB_CONCURRENCY="1",
         GUNICORN_THREADS="1",
     )
-    for database in ("default", "cache"):
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--database", database, "--noinput"],
-            cwd=BASE_DIR,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    migrate_databases(env)
     log_path = root / "gunicorn.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
