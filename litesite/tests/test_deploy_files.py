@@ -1,15 +1,12 @@
 """The deployment files say what they must: read and checked, since Fly is not reachable here."""
 
-import contextlib
 import copy
 import http.client
 import os
 import re
 import runpy
-import signal
 import subprocess
 import sys
-import time
 import tomllib
 import types
 from pathlib import Path
@@ -19,8 +16,8 @@ from django.urls import resolve
 from setuptools import find_namespace_packages
 
 from devcluster import litefs_config as litefs_yml
-from devcluster.harness import free_port
 from litesite.health import healthcheck
+from testing.gunicorn import Gunicorn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -313,7 +310,8 @@ FLY_IDENTITY = {"FLY_APP_NAME": "litesite", "FLY_MACHINE_ID": "e784079b1d4e86"}
 # 127.0.0.1 without being the trusted "proxy on this machine" at 127.0.0.1.
 STRANGER = "127.0.0.2"
 LOCAL_PROXY = "127.0.0.1"
-SERVER_LIFETIME_SECONDS = 120
+# The site as production serves it: HTTPS only.
+SITE_URL = "https://litesite.example"
 
 
 @pytest.mark.parametrize(
@@ -343,53 +341,6 @@ def test_gunicorn_refuses_a_trust_fly_proxy_that_is_neither_true_nor_false(monke
         runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
-@contextlib.contextmanager
-def gunicorn_serving(tmp_path, **variables):
-    """The project's gunicorn.conf.py on a free 127.0.0.1 port, production settings, HTTPS site.
-
-    `timeout` ends it by itself should this test process die before it can.
-    """
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FLY_", "TRUST_FLY", "FORWARDED_ALLOW", "DJANGO", "LITEFS_"))
-    }
-    env |= {
-        "DEBUG": "false",
-        "SECRET_KEY": "gunicorn-test-secret-key",
-        "SITE_URL": "https://litesite.example",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/site.sqlite3",
-        "CACHE_DATABASE_URL": f"sqlite:///{tmp_path}/cache.sqlite3",
-        "BIND_HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "2",
-        **variables,
-    }
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            ["timeout", str(SERVER_LIFETIME_SECONDS), sys.executable, "-m", "gunicorn"]
-            + ["-c", str(ROOT / "gunicorn.conf.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while get(port, "/healthcheck", source=LOCAL_PROXY) is None:
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 def get(port, path, *, source, forwarded_proto=None):
     """GET `path` from the address `source`; None while the server is not listening yet."""
     connection = http.client.HTTPConnection(
@@ -411,14 +362,14 @@ def get(port, path, *, source, forwarded_proto=None):
 
 @pytest.fixture(scope="module")
 def off_fly_server(tmp_path_factory):
-    with gunicorn_serving(tmp_path_factory.mktemp("off-fly")) as port:
-        yield port
+    with Gunicorn(tmp_path_factory.mktemp("off-fly"), SITE_URL=SITE_URL) as server:
+        yield server.port
 
 
 @pytest.fixture(scope="module")
 def fly_server(tmp_path_factory):
-    with gunicorn_serving(tmp_path_factory.mktemp("on-fly"), **FLY_IDENTITY) as port:
-        yield port
+    with Gunicorn(tmp_path_factory.mktemp("on-fly"), SITE_URL=SITE_URL, **FLY_IDENTITY) as server:
+        yield server.port
 
 
 def test_off_fly_a_client_claiming_https_is_still_redirected_to_https(off_fly_server):

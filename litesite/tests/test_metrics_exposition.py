@@ -19,15 +19,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVER_LIFETIME_SECONDS = 180
+from devcluster.harness import free_port
+from testing.gunicorn import Gunicorn
+
 START_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def children(pid: int) -> set[int]:
@@ -67,49 +62,22 @@ def get(port: int, path: str) -> int | None:
         connection.close()
 
 
-class Server:
+class Server(Gunicorn):
+    """Two workers, and the metrics server on a port of its own."""
+
     def __init__(self, root: Path):
-        self.root = root
-        self.port, self.metrics_port = free_port(), free_port()
+        self.metrics_port = free_port()
         self.metrics_dir = root / "metrics"
-        self.log = root / "gunicorn.log"
-        self.process: subprocess.Popen | None = None
+        super().__init__(
+            root,
+            WEB_CONCURRENCY="2",
+            METRICS_PORT=str(self.metrics_port),
+            PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
+        )
 
     def start(self) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("FLY_", "LITEFS_", "DJANGO", "METRICS_", "PROMETHEUS_"))
-        }
-        env |= {
-            "DEBUG": "false",
-            "SECRET_KEY": "metrics-test-secret-key",
-            "SITE_URL": "http://127.0.0.1",
-            "DATABASE_URL": f"sqlite:///{self.root}/site.sqlite3",
-            "CACHE_DATABASE_URL": f"sqlite:///{self.root}/cache.sqlite3",
-            "BIND_HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "WEB_CONCURRENCY": "2",
-            "GUNICORN_THREADS": "1",
-            "METRICS_PORT": str(self.metrics_port),
-            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
-        }
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(
-                ["timeout", str(SERVER_LIFETIME_SECONDS), sys.executable, "-m", "gunicorn"]
-                + ["-c", str(ROOT / "gunicorn.conf.py")],
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for(lambda: get(self.port, "/healthcheck"), what="gunicorn never served", log=self.log)
+        super().start()
         wait_for(lambda: len(self.workers()) == 2, what="two workers never ran", log=self.log)
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
 
     @property
     def master(self) -> int:
