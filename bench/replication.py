@@ -218,13 +218,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-replication-") as scratch:
         cluster = Cluster(Path(scratch), extra_env={"DEBUG": "false"}, workers=1, threads=1)
         cluster.start(progress=print)
-        # Pages with templates need the static files' manifest (DEBUG is off, as in production).
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=cluster.primary.env(),
-            check=True,
-        )
+        cluster.collect_static()  # DEBUG is off, as in production
         servers = []
         try:
             primary, replica = cluster.primary, cluster.node("syd-1")

@@ -209,13 +209,7 @@ def main() -> None:
             threads=args.threads,
         )
         cluster.start(progress=print)
-        # The flooded page renders templates when it is served (DEBUG is off, as in production).
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=cluster.primary.env(),
-            check=True,
-        )
+        cluster.collect_static()  # DEBUG is off, as in production
         try:
             replica = cluster.node("syd-1")
             txid, _ = replica.mount.read_pos()

@@ -322,6 +322,16 @@ class Cluster:
         self._lock = threading.RLock()
 
     # --- Life cycle -------------------------------------------------------------------------
+    def collect_static(self) -> None:
+        """`collectstatic` for a cluster started with DEBUG off, whose pages need the static
+        files' manifest, as in production (the nodes share the checkout's STATIC_ROOT)."""
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=BASE_DIR,
+            env=self.primary.env(),
+            check=True,
+        )
+
     def start(self, *, template: Path | None = None, progress=None) -> "Cluster":
         """Build every node's files from a migrated template, then start everything."""
         say = progress or (lambda message: None)

@@ -187,16 +187,24 @@ def _offer(handoff: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-class RowBatch:
-    """Up to max_rows rows of a shared iterator; keeps the last id."""
+class Batch:
+    """One transaction's worth of a table: up to max_rows rows, counted, with the last id copied
+    and whether the source ran out."""
 
-    def __init__(self, rows: Iterator[tuple], *, insert: str, max_rows: int):
-        self.rows = rows
+    def __init__(self, *, insert, max_rows: int):
         self.statement = insert
         self.max_rows = max_rows
         self.count = 0
         self.last_id: str | None = None
         self.exhausted = False
+
+
+class RowBatch(Batch):
+    """Up to max_rows rows of a shared iterator."""
+
+    def __init__(self, rows: Iterator[tuple], *, insert: str, max_rows: int):
+        super().__init__(insert=insert, max_rows=max_rows)
+        self.rows = rows
 
     def insert(self, conn: sqlite3.Connection) -> None:
         conn.executemany(self.statement, self)
@@ -253,16 +261,12 @@ class BlobBatch(RowBatch):
                     blob.write(data)
 
 
-class ChunkBatch:
+class ChunkBatch(Batch):
     """A transaction's worth of chunks (see _chunks)."""
 
     def __init__(self, chunks: Iterator[tuple[list, int, str]], *, insert, max_rows: int):
+        super().__init__(insert=insert, max_rows=max_rows)
         self.chunks = chunks
-        self.statement = insert
-        self.max_rows = max_rows
-        self.count = 0
-        self.last_id: str | None = None
-        self.exhausted = False
 
     def insert(self, conn: sqlite3.Connection) -> None:
         while self.count < self.max_rows:
