@@ -16,6 +16,16 @@ from calls.tests.media import (
 )
 
 
+def streamed_webm(recording: bytes) -> bytes:
+    """`recording` as MediaRecorder writes WebM: Opus, no duration in the container."""
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "libopus", "-f", "webm", "-"],
+        input=recording,
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
 @pytest.mark.parametrize(
     ("kind", "mime_type"),
     [
@@ -90,12 +100,7 @@ def test_durations_of_many_recordings_come_from_a_few_ffmpeg_runs(
     """What ffmpeg cannot describe is None (probe() tells why); an unreadable file in the
     middle does not stop the ones after it from being described."""
     monkeypatch.setattr(audio, "DURATIONS_BATCH", 3)  # several runs, one cut short
-    streamed = subprocess.run(  # MediaRecorder's WebM: no duration in the container
-        ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "libopus", "-f", "webm", "-"],
-        input=make_audio(2.0),
-        capture_output=True,
-        check=True,
-    ).stdout
+    streamed = streamed_webm(make_audio(2.0))
     files = {
         "short.wav": make_audio(1.5),
         "call.mp3": make_audio(2.5, kind="mp3"),
@@ -249,12 +254,7 @@ def test_examine_measures_every_format_by_decoding_it(make_audio, kind):
 
 
 def test_examine_measures_webm_written_without_a_duration(make_audio):
-    streamed = subprocess.run(  # MediaRecorder's WebM: no duration in the container
-        ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "libopus", "-f", "webm", "-"],
-        input=make_audio(2.0),
-        capture_output=True,
-        check=True,
-    ).stdout
+    streamed = streamed_webm(make_audio(2.0))
     assert audio.examine(streamed, max_seconds=300).duration_seconds == pytest.approx(2.0, abs=0.1)
 
 
