@@ -27,7 +27,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -39,6 +38,13 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # before bench/, whose blog.py would hide the blog app
+
+# faults.py and soak.py import free_port, environment and manage from here too.
+from devcluster.harness import free_port, migrate_databases  # noqa: E402
+from testing import local_site  # noqa: E402
+from testing.local_site import manage, stop  # noqa: E402, F401
+
 BENCH = Path(__file__).resolve().parent
 POST_SLUG = "why-sqlite-in-production"
 TEAMS = ("RED", "BLUE", "YELLOW")
@@ -49,29 +55,8 @@ WRK_THREADS = 2
 TICKETS_PER_THREAD_SECOND = 4_000
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def environment(directory: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "bench-only-secret-key",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": f"sqlite:///{directory}/site.sqlite3",
-        "CACHE_DATABASE_URL": f"sqlite:///{directory}/cache.sqlite3",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "litesite.settings",
-    }
-
-
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
+    return local_site.environment(directory, port, secret_key="bench-only-secret-key")
 
 
 def start_gunicorn(env: dict[str, str], port: int, access_log: Path | None = None):
@@ -93,17 +78,9 @@ def start_gunicorn(env: dict[str, str], port: int, access_log: Path | None = Non
 
 
 def wait_until_up(base: str, server: subprocess.Popen, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited: {server.stderr.read().decode()[-2000:]}")
-        try:
-            with urllib.request.urlopen(base + "/bench/bare", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not answer within 30 s")
+    local_site.wait_until_up(
+        base + "/bench/bare", server, lambda: server.stderr.read().decode(), within=within
+    )
 
 
 LATENCY_LINE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
@@ -118,7 +95,6 @@ def setup_django(env: dict[str, str]) -> None:
     if apps.ready:
         return
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
     django.setup()
 
 
@@ -177,14 +153,6 @@ def line(name: str, result: dict, extra: str = "") -> None:
         f"  {name:<44} {result['rps']:>9,.0f} req/s   p50 {result['p50']:>7.2f} ms"
         f"   p99 {result['p99']:>7.2f} ms{extra}"
     )
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
 
 
 def bench_pages(env: dict[str, str], port: int, args) -> float:
@@ -265,8 +233,7 @@ def bench_reads(env: dict[str, str], port: int, directory: Path, args, *, bare_r
 def bench_server(directory: Path, args) -> None:
     port = free_port()
     env = environment(directory, port)
-    manage(env, "migrate", "--noinput")
-    manage(env, "migrate", "--database", "cache", "--noinput")
+    migrate_databases(env)
     load = os.getloadavg()[0]
     print(f"load average before the run: {load:.2f} on {os.cpu_count()} cores")
     bare_rps = bench_pages(env, port, args)

@@ -21,26 +21,19 @@ reader with a microphone sees it. The server stops, and the databases go, when t
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
+sys.path.insert(0, str(ROOT))
+
+from devcluster.harness import free_port, migrate_databases  # noqa: E402
+from testing import local_site  # noqa: E402
+from testing.browser import CHROMIUM, CHROMIUM_ARGS, session_cookie  # noqa: E402
+from testing.local_site import manage, stop  # noqa: E402
+
 TEAMS = ("red", "blue", "yellow")
 # A post with a table, code and an image, and one that has reads from every team.
 POST = "/blog/why-sqlite-in-production/"
@@ -48,23 +41,10 @@ POST = "/blog/why-sqlite-in-production/"
 GONE_SLUG = "a-post-that-was-removed"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def site_environment(folder: Path, port: int) -> dict[str, str]:
     return {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": "screenshots-only-secret-key",
-        "SITE_URL": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": f"sqlite:///{folder}/site.sqlite3",
-        "CACHE_DATABASE_URL": f"sqlite:///{folder}/cache.sqlite3",
+        **local_site.environment(folder, port, secret_key="screenshots-only-secret-key"),
         "EMAIL_URL": "memorymail://",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "litesite.settings",
         # gunicorn.conf.py: one worker on this machine's loopback only.
         "BIND_HOST": "127.0.0.1",
         "PORT": str(port),
@@ -73,42 +53,17 @@ def site_environment(folder: Path, port: int) -> dict[str, str]:
     }
 
 
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
-    )
-
-
-def tone(folder: Path, kind: str, seconds: float) -> bytes:
-    path = folder / f"tone-{seconds}.{kind}"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi",
-         "-i", f"sine=frequency=440:duration={seconds}", str(path)],
-        check=True,
-    )  # fmt: skip
-    return path.read_bytes()
-
-
 def fill_site(folder: Path) -> dict[str, dict]:
     """Sample data in the throwaway databases; returns per team the session cookies and the call
     its admin answers. Runs Django in this process, on the same files the server uses."""
     import django
 
     django.setup()
-    from django.conf import settings
-    from django.test import Client
-    from django.utils import timezone
-
     from accounts.models import Role, Team, User
     from blog.models import PostRead
-    from calls.models import Call, Episode
+    from testing.sample_site import answered_call, published_episode, tone
 
-    def session_cookie(user) -> str:
-        client = Client()
-        client.force_login(user)
-        return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-    ogg, mp3 = tone(folder, "ogg", 3), tone(folder, "mp3", 6)
+    ogg, mp3 = tone(folder / "tone-3.ogg", 3), tone(folder / "tone-6.mp3", 6)
     read_slugs = [
         "why-sqlite-in-production",
         "litefs-replication-explained",
@@ -131,17 +86,13 @@ def fill_site(folder: Path) -> dict[str, dict]:
         for slug in read_slugs[: number + 2]:
             PostRead.objects.create(user=reader, post_slug=slug)
         PostRead.objects.create(user=admin, post_slug=read_slugs[0])
-        call = Call.objects.create(
-            user=reader,
+        call = answered_call(
+            reader,
+            ogg,
+            3.0,
             title=f"{names[team]} asks: can one SQLite file carry a busy site?",
             description="We run Postgres for a small blog.\nWould SQLite with LiteFS do?",
             keywords="sqlite, litefs, scaling",
-            audio=ogg,
-            audio_mime_type="audio/ogg",
-            duration_seconds=3.0,
-            response_audio=ogg,
-            response_mime_type="audio/ogg",
-            response_duration_seconds=3.0,
         )
         teams[team] = {
             "reader": session_cookie(reader),
@@ -150,17 +101,7 @@ def fill_site(folder: Path) -> dict[str, dict]:
         }
     PostRead.objects.create(user=User.objects.get(email="red@example.com"), post_slug=GONE_SLUG)
     PostRead.objects.create(client_id="00000000-0000-4000-8000-000000000001", post_slug=POST[6:-1])
-    Episode.objects.create(
-        number=1,
-        title="Is SQLite web scale?",
-        description="Ada asks whether one SQLite file is enough.",
-        keywords="sqlite",
-        published_at=timezone.now(),
-        audio=mp3,
-        duration_seconds=6.0,
-        size_bytes=len(mp3),
-        caller_name="Ada",
-    )
+    published_episode(mp3, 6.0)
     return teams
 
 
@@ -174,28 +115,8 @@ def start_server(env: dict[str, str], log: Path) -> subprocess.Popen:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    base = env["SITE_URL"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(base + "/healthcheck", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit(f"gunicorn did not answer within 30 s:\n{log.read_text()[-3000:]}")
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    local_site.wait_until_up(env["SITE_URL"] + "/healthcheck", server, log.read_text)
+    return server
 
 
 def shoot(base: str, teams: dict, output: Path, *, widths: list[int], scheme: str) -> list[Path]:
@@ -271,9 +192,7 @@ def main() -> None:
     try:
         env = site_environment(folder, free_port())
         os.environ.update(env)
-        sys.path.insert(0, str(ROOT))
-        manage(env, "migrate", "--noinput")
-        manage(env, "migrate", "--database", "cache", "--noinput")
+        migrate_databases(env)
         manage(env, "collectstatic", "--noinput")
         teams = {team: data for team, data in fill_site(folder).items() if team in wanted}
         server = start_server(env, folder / "gunicorn.log")

@@ -1,7 +1,9 @@
 """Real headless Chromium (Debian's, driven by Playwright) and pages that watch for CSP violations.
 
 A pytest plugin (the root conftest.py registers it). Under pytest-xdist each worker process
-starts its own browser, once, when its first browser test runs.
+starts its own browser, once, when its first browser test runs. The helpers below it are imported
+from here (`from testing.browser import sign_in`); scripts/screenshots.py uses the Chromium
+options and `session_cookie` too, so this module imports Django only inside the helpers.
 """
 
 import pytest
@@ -89,3 +91,75 @@ def open_page(browser, live_server, csp_violations):
 def page(open_page):
     """A fresh, CSP-watched browser page on the live server (see `open_page`)."""
     return open_page()
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def session_cookie(user) -> str:
+    """The value of a session cookie for `user`, made by Django's test client as the sign-in link
+    would make the session."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def sign_in(page, live_server, user) -> None:
+    """Sign `user` in, in the page's browser context: a session cookie for the live server."""
+    from django.conf import settings
+
+    name, value = settings.SESSION_COOKIE_NAME, session_cookie(user)
+    page.context.add_cookies([{"name": name, "value": value, "url": live_server.url}])
+
+
+# What has the keyboard focus, is its ring drawn, and can a sighted keyboard user see it?
+FOCUSED = """() => {
+    const element = document.activeElement;
+    const style = getComputedStyle(element);
+    const box = element.getBoundingClientRect();
+    return {
+        name: (element.getAttribute("aria-label") || element.textContent || element.name || "")
+            .trim().replace(/\\s+/g, " "),
+        tag: element.tagName.toLowerCase(),
+        ring: element.matches(":focus-visible") && style.outlineStyle !== "none"
+            && parseFloat(style.outlineWidth) >= 2,
+        ring_colour: style.outlineColor,
+        page_colour: getComputedStyle(document.body).backgroundColor,
+        on_screen: box.width > 1 && box.height > 1 && box.right > 0 && box.bottom > 0
+            && box.left < window.innerWidth,
+    };
+}"""
+
+
+def focused(page) -> dict:
+    """The element that has the keyboard focus: its `name` (label, text or field name), `tag`,
+    whether its focus `ring` is drawn (2 px or more), `ring_colour`, `page_colour` and whether it
+    is `on_screen`."""
+    return page.evaluate(FOCUSED)
+
+
+def tab_to(page, name: str, *, limit: int = 20) -> list[dict]:
+    """Press Tab until the element named `name` has the focus; every stop on the way (`focused`)."""
+    stops = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stops.append(focused(page))
+        if stops[-1]["name"] == name:
+            return stops
+    raise AssertionError(f"{name!r} never got the focus: {[stop['name'] for stop in stops]}")
+
+
+def plays(page, selector: str) -> bool:
+    """Whether the audio player `selector` starts playing (muted) when asked to."""
+    return page.evaluate(
+        """(selector) => new Promise((resolve) => {
+            const player = document.querySelector(selector);
+            player.muted = true;
+            player.addEventListener('playing', () => resolve(true), { once: true });
+            player.play().catch(() => resolve(false));
+        })""",
+        selector,
+    )

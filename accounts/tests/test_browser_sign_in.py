@@ -3,11 +3,10 @@
 import re
 
 import pytest
-from django.conf import settings
 from django.core import mail
-from django.test import Client
 
 from accounts.models import Session, User
+from testing.browser import focused, sign_in, tab_to
 from testing.fixtures import emailed_link_path
 
 # live_server serves from another thread, so the test data must be committed (transaction=True).
@@ -59,25 +58,6 @@ def test_a_new_reader_signs_up_by_link_renames_themselves_and_signs_out(page):
     assert "/login?next=/me" in page.url
 
 
-# What has the keyboard focus, and can a sighted keyboard user see where it is?
-FOCUSED = """() => {
-    const element = document.activeElement;
-    const style = getComputedStyle(element);
-    const box = element.getBoundingClientRect();
-    return {
-        name: (element.getAttribute("aria-label") || element.textContent || element.name || "")
-            .trim().replace(/\\s+/g, " "),
-        tag: element.tagName.toLowerCase(),
-        ring: element.matches(":focus-visible") && style.outlineStyle !== "none"
-            && parseFloat(style.outlineWidth) >= 2,
-        ring_colour: style.outlineColor,
-        page_colour: getComputedStyle(document.body).backgroundColor,
-        on_screen: box.width > 1 && box.height > 1 && box.right > 0 && box.bottom > 0
-            && box.left < window.innerWidth,
-    };
-}"""
-
-
 def contrast(one: str, other: str) -> float:
     """WCAG contrast of two computed colours ("rgb(r, g, b)")."""
 
@@ -101,17 +81,6 @@ def unseen(stops: list[dict]) -> list[str]:
     ]
 
 
-def tab_to(page, name: str, *, limit: int = 20) -> list[dict]:
-    """Press Tab until the element named `name` has the focus; every stop on the way."""
-    stops = []
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        stops.append(page.evaluate(FOCUSED))
-        if stops[-1]["name"] == name:
-            return stops
-    raise AssertionError(f"{name!r} never got the focus: {[stop['name'] for stop in stops]}")
-
-
 def test_a_reader_signs_in_with_the_keyboard_alone_seeing_the_focus_all_the_way(page):
     page.goto("/")
     stops = tab_to(page, "Skip to content")
@@ -121,7 +90,7 @@ def test_a_reader_signs_in_with_the_keyboard_alone_seeing_the_focus_all_the_way(
     page.get_by_role("heading", name="Sign in").wait_for()
 
     # The address field has the focus on arrival (autofocus): type, then on to the button.
-    arrived = page.evaluate(FOCUSED)
+    arrived = focused(page)
     assert arrived["tag"] == "input"
     page.keyboard.type("keys@example.com")
     stops += [arrived, *tab_to(page, "Email me a sign-in link", limit=1)]
@@ -137,13 +106,7 @@ def test_a_yellow_reader_renames_themselves_by_keyboard_with_a_focus_ring_they_c
 ):
     """The focus ring is the same for every team: Yellow's colour (2.8:1 on white) was not."""
     user = User.objects.create(email="sun@example.com", first_name="Sunny", team="YELLOW")
-    client = Client()
-    client.force_login(user)
-    page.context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "url": live_server.url,
-    }])  # fmt: skip
+    sign_in(page, live_server, user)
     page.goto("/me")
     stops = tab_to(page, "first_name")
     page.keyboard.press("Control+A")

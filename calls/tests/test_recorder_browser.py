@@ -8,23 +8,12 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from calls.models import Call, CallUpload, Episode
+from testing.browser import focused, plays, sign_in, tab_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, user):
-    """Hand the browser a session made by Django's test client, as the sign-in page would."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
-    )
 
 
 def record(page, *, seconds: int):
@@ -45,15 +34,7 @@ def record(page, *, seconds: int):
     expect(page.get_by_role("button", name="Record again")).to_be_visible()
     expect(page.locator("[data-status]")).to_contain_text("Listen back")
     # Listening back works: the recorded blob plays in the page's own player.
-    duration = page.evaluate(
-        """() => new Promise((resolve) => {
-            const player = document.querySelector('[data-playback]');
-            player.muted = true;
-            player.addEventListener('playing', () => resolve(true), { once: true });
-            player.play().catch(() => resolve(false));
-        })"""
-    )
-    assert duration is True
+    assert plays(page, "[data-playback]") is True
 
 
 def test_a_reader_records_a_call_and_staff_publish_it(
@@ -215,31 +196,6 @@ def test_the_recorder_shows_why_a_limit_refused_the_recording(
     assert not Call.objects.exists()
 
 
-# What has the keyboard focus, and is its ring drawn? (Media players draw their own.)
-FOCUSED = """() => {
-    const element = document.activeElement;
-    const style = getComputedStyle(element);
-    return {
-        name: (element.getAttribute("aria-label") || element.textContent || element.name || "")
-            .trim().replace(/\\s+/g, " "),
-        tag: element.tagName.toLowerCase(),
-        ring: element.matches(":focus-visible") && style.outlineStyle !== "none"
-            && parseFloat(style.outlineWidth) >= 2,
-    };
-}"""
-
-
-def tab_to(page, name: str, *, limit: int = 20) -> list[dict]:
-    """Press Tab until the element named `name` has the focus; every stop on the way."""
-    stops = []
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        stops.append(page.evaluate(FOCUSED))
-        if stops[-1]["name"] == name:
-            return stops
-    raise AssertionError(f"{name!r} never got the focus: {[stop['name'] for stop in stops]}")
-
-
 def test_a_call_is_recorded_and_sent_with_the_keyboard_alone(page, live_server, reader):
     """Tab, Space and Enter only. Start and Stop hand the focus on as they switch off, so it is
     never dropped on the page: Start to Stop, Stop to the listen-back player."""
@@ -256,14 +212,15 @@ def test_a_call_is_recorded_and_sent_with_the_keyboard_alone(page, live_server, 
 
     page.keyboard.press("Space")
     page.wait_for_function("() => document.querySelector('[data-timer]').textContent >= '0:02'")
-    stops.append(page.evaluate(FOCUSED))
+    stops.append(focused(page))
     assert stops[-1]["name"] == "Stop"
     page.keyboard.press("Space")
     expect(page.locator("[data-playback]")).to_be_visible()
-    assert page.evaluate(FOCUSED)["tag"] == "audio"
+    assert focused(page)["tag"] == "audio"
 
     stops += tab_to(page, "Send my call")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/calls/record/[0-9a-f-]{36}/$"))
     assert Call.objects.get().title == "Asked without a mouse"
+    # Every stop draws its focus ring (media players draw their own).
     assert [stop["name"] for stop in stops if not stop["ring"] and stop["tag"] != "audio"] == []

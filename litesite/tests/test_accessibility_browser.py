@@ -8,20 +8,16 @@ pages are checked under the policy they are served with (and the `open_page` fix
 a test on any violation of it). The sample posts in content/ are the posts shown.
 """
 
-import subprocess
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from django.conf import settings
 from django.core import mail
-from django.test import Client
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role, Team, User
 from blog.models import PostRead
-from calls.models import Call, Episode
+from testing.browser import sign_in
 from testing.fixtures import emailed_link_path
+from testing.sample_site import sample_site
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,51 +33,15 @@ POST_WITH_IMAGE = "/blog/litefs-replication-explained/"  # an SVG image, a table
 DRAFT = "/blog/draft-multi-region-writes/"
 
 
-def tone(kind: str, tmp_path) -> bytes:
-    path = tmp_path / f"tone.{kind}"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1", str(path)],
-        check=True,
-    )
-    return path.read_bytes()
-
-
 @pytest.fixture
 def site(tmp_path):
-    """A Red reader with reads and a pending call (with a response), a Red admin (as
-    `createadmin` makes them), and one published episode."""
-    reader = User.objects.create(email="ada@example.com", first_name="Ada", team=Team.RED)
-    staff = User.objects.create(
-        email="host@example.com", first_name="Host", team=Team.RED, role=Role.ADMIN
-    )
+    """The sample site (a Red reader with a pending call that has a response, a Red admin as
+    `createadmin` makes them, one published episode), the reader with reads, one of a post that
+    no longer exists."""
+    site = sample_site(tmp_path)
     for slug in ("why-sqlite-in-production", "hello-litesite", "a-post-since-removed"):
-        PostRead.objects.create(user=reader, post_slug=slug)
-    audio = tone("ogg", tmp_path)
-    call = Call.objects.create(
-        user=reader,
-        title="Is one SQLite file enough?",
-        description="A question about running SQLite in production.",
-        keywords="sqlite, production",
-        audio=audio,
-        audio_mime_type="audio/ogg",
-        duration_seconds=1.0,
-        response_audio=audio,
-        response_mime_type="audio/ogg",
-        response_duration_seconds=1.0,
-    )
-    mp3 = tone("mp3", tmp_path)
-    episode = Episode.objects.create(
-        number=1,
-        title="Is SQLite web scale?",
-        description="Ada asks whether one SQLite file is enough.",
-        keywords="sqlite",
-        published_at=timezone.now(),
-        audio=mp3,
-        duration_seconds=1.0,
-        size_bytes=len(mp3),
-        caller_name="Ada",
-    )
-    return {"reader": reader, "staff": staff, "call": call, "episode": episode}
+        PostRead.objects.create(user=site["reader"], post_slug=slug)
+    return site
 
 
 def pages_for(role: str, site: dict) -> dict[str, int]:
@@ -127,16 +87,6 @@ def pages_for(role: str, site: dict) -> dict[str, int]:
         "/admin/calls/episode/": 200,
         "/admin/cachedb/cacheentry/": 200,
     }
-
-
-def sign_in(context, live_server, user) -> None:
-    """A session made by Django's test client, handed to the browser as a sign-in link would."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
-    )
 
 
 def settle(page) -> None:
@@ -210,7 +160,7 @@ def test_every_page_has_no_serious_axe_violation_and_fits_the_screen(
     page = open_page(viewport={"width": width, "height": 800})
     user = {"signed out": None, "signed in": site["reader"], "staff": site["staff"]}[role]
     if user:
-        sign_in(page.context, live_server, user)
+        sign_in(page, live_server, user)
     problems = check_pages(page, pages_for(role, site), run_axe=WIDTHS[width])
     if role == "signed out":
         signup_page(page)
@@ -249,7 +199,7 @@ def test_every_text_in_a_teams_colours_is_readable_in_light_and_dark(
     problems = []
     for scheme in ("light", "dark"):
         page = open_page(color_scheme=scheme, viewport={"width": 390, "height": 800})
-        sign_in(page.context, live_server, admin)
+        sign_in(page, live_server, admin)
         for path in pages:
             assert page.goto(path).status == 200, path
             settle(page)
@@ -282,7 +232,7 @@ def test_primary_secondary_and_destructive_buttons_look_different_for_every_team
     open_page, live_server, site, team_admin, team
 ):
     page = open_page()
-    sign_in(page.context, live_server, team_admin(team))
+    sign_in(page, live_server, team_admin(team))
     page.goto(site["call"].get_staff_url())
     page.locator("[data-recorder]").wait_for(state="visible")
     accent = page.evaluate("getComputedStyle(document.body).getPropertyValue('--accent')")

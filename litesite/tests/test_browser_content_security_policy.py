@@ -5,15 +5,10 @@ the root conftest, which every browser test uses); the site's own pages must cau
 sample posts in content/ are the posts shown.
 """
 
-import subprocess
-
 import pytest
-from django.conf import settings
-from django.test import Client
-from django.utils import timezone
 
-from accounts.models import Role, Team, User
-from calls.models import Call, Episode
+from testing.browser import plays, sign_in
+from testing.sample_site import sample_site
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,54 +16,10 @@ pytestmark = [
 ]
 
 
-def tone(kind: str, tmp_path) -> bytes:
-    """One second of real audio, so players on the pages load what they would in production."""
-    path = tmp_path / f"tone.{kind}"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "sine=duration=1", str(path)],
-        check=True,
-    )
-    return path.read_bytes()
-
-
 @pytest.fixture
 def site(tmp_path):
-    """A reader with a pending call, a staff member and one published episode."""
-    reader = User.objects.create(email="ada@example.com", first_name="Ada", team=Team.RED)
-    staff = User.objects.create(
-        email="host@example.com", first_name="Host", team=Team.BLUE, role=Role.ADMIN
-    )
-    call = Call.objects.create(
-        user=reader,
-        title="Is one SQLite file enough?",
-        description="A question about running SQLite in production.",
-        keywords="sqlite",
-        audio=tone("ogg", tmp_path),
-        audio_mime_type="audio/ogg",
-        duration_seconds=1.0,
-    )
-    mp3 = tone("mp3", tmp_path)
-    episode = Episode.objects.create(
-        number=1,
-        title="Is SQLite web scale?",
-        description="Ada asks whether one SQLite file is enough.",
-        keywords="sqlite",
-        published_at=timezone.now(),
-        audio=mp3,
-        duration_seconds=1.0,
-        size_bytes=len(mp3),
-        caller_name="Ada",
-    )
-    return {"reader": reader, "staff": staff, "call": call, "episode": episode}
-
-
-def sign_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": live_server.url}]
-    )
+    """A reader with a pending call (with a response), a staff member and one published episode."""
+    return sample_site(tmp_path)
 
 
 def visit_all(page, paths: dict[str, int], csp_violations: list[str]) -> None:
@@ -144,15 +95,7 @@ def test_the_recorder_plays_back_a_recording_under_the_policy(
     )
     source = page.locator("[data-playback]").get_attribute("src")
     assert source.startswith("blob:")
-    played = page.evaluate(
-        """() => new Promise((resolve) => {
-            const player = document.querySelector('[data-playback]');
-            player.muted = true;
-            player.addEventListener('playing', () => resolve(true), { once: true });
-            player.play().catch(() => resolve(false));
-        })"""
-    )
-    assert played is True
+    assert plays(page, "[data-playback]") is True
     assert csp_violations == []
 
 
