@@ -217,10 +217,19 @@ def test_a_call_is_recorded_and_sent_with_the_keyboard_alone(page, live_server, 
     page.keyboard.press("Space")
     expect(page.locator("[data-playback]")).to_be_visible()
     assert focused(page)["tag"] == "audio"
+    # Tab on once the player has loaded the recording: Chromium lays its own controls out again
+    # then, and a Tab taken inside the old ones was seen, once on a loaded machine, to land on the
+    # page. The listed stops say where the focus went should a stop lack its ring.
+    page.wait_for_function("() => document.querySelector('[data-playback]').readyState >= 1")
 
     stops += tab_to(page, "Send my call")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/calls/record/[0-9a-f-]{36}/$"))
     assert Call.objects.get().title == "Asked without a mouse"
     # Every stop draws its focus ring (media players draw their own).
-    assert [stop["name"] for stop in stops if not stop["ring"] and stop["tag"] != "audio"] == []
+    unringed = [
+        (number, stop["tag"], stop["name"][:40])
+        for number, stop in enumerate(stops)
+        if not stop["ring"] and stop["tag"] != "audio"
+    ]
+    assert unringed == [], [(stop["tag"], stop["name"][:40]) for stop in stops]
