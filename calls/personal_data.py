@@ -1,6 +1,6 @@
-"""The calls' section of a reader's personal data: the calls they recorded (see
-accounts/personal_data.py; registered in calls/apps.py). Recorded audio is described, not
-included, to keep the download small."""
+"""The calls' sections of a reader's personal data (see accounts/personal_data.py; registered in
+calls/apps.py): the calls they recorded, and the record of their uploads kept for a day for the
+upload budget. Recorded audio is described, not included, to keep the download small."""
 
 from calls.models import Call, CallUpload
 
@@ -28,4 +28,15 @@ def export(*, user) -> list[dict]:
 
 def delete(*, user) -> None:
     Call.objects.owned_by(user).delete()
+
+
+def export_uploads(*, user) -> list[dict]:
+    uploads = CallUpload.objects.by(user).order_by("-created_at")
+    return [
+        {"created_at": _iso(upload.created_at), "size_bytes": upload.size_bytes}
+        for upload in uploads
+    ]
+
+
+def delete_uploads(*, user) -> None:
     CallUpload.objects.by(user).delete()
