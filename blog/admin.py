@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count
 
 from accounts.models import Team
+from blog.leaderboard import standings_changed
 from blog.models import PostRead
 
 
@@ -43,6 +45,19 @@ class PostReadAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "created_at"]
     raw_id_fields = ["user"]
     show_full_result_count = False
+
+    # Deleting reads here moves the team standings: every machine's cached standings are checked
+    # against the replicated version, so bump it in the deletion's transaction. (A signal per
+    # deleted read would also turn an account deletion's one DELETE into a query per read.)
+    def delete_model(self, request, obj: PostRead) -> None:
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            standings_changed()
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            super().delete_queryset(request, queryset)
+            standings_changed()
 
     @admin.display(description="reader")
     def reader(self, read: PostRead) -> str:
