@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 def signed_in(user):
     browser = Client()
-    browser.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    browser.force_login(user)
     return browser
 
 

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def readers_things(reader):
     phone = Client()
-    phone.force_login(reader, backend="accounts.backends.MagicLinkBackend")
+    phone.force_login(reader)
     ask_for_link(Client(), "ada@example.com")
     stranger = User.objects.create(email="s@example.com", first_name="S", team="RED")
     ask_for_link(Client(), "s@example.com")

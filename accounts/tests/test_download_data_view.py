@@ -17,7 +17,7 @@ def test_anonymous_visitors_must_sign_in_first(client):
 
 def test_the_export_holds_the_user_and_sessions_but_no_session_keys(reader_client, reader):
     phone = Client()
-    phone.force_login(reader, backend="accounts.backends.MagicLinkBackend")
+    phone.force_login(reader)
 
     response = reader_client.get("/me/download.json")
     assert response["Content-Type"] == "application/json"

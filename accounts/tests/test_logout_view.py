@@ -27,7 +27,7 @@ def test_a_cross_site_post_without_csrf_token_is_refused(reader):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(reader, backend="accounts.backends.MagicLinkBackend")
+    browser.force_login(reader)
     assert browser.post("/logout").status_code == 403
     assert Session.objects.filter(user=reader).exists()
 

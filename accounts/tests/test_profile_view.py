@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 def another_browser(user):
     browser = Client()
-    browser.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    browser.force_login(user)
     return browser
 
 

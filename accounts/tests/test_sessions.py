@@ -22,7 +22,7 @@ def frozen():
 
 @pytest.fixture
 def session_row(frozen, client, reader):
-    client.force_login(reader, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(reader)
     return Session.objects.get()
 
 
@@ -87,7 +87,7 @@ def test_sessions_of_other_users_are_untouched_by_extension(frozen, client, sess
 
     other = User.objects.create(email="o@example.com", first_name="O", team="RED")
     other_client = type(client)()
-    other_client.force_login(other, backend="accounts.backends.MagicLinkBackend")
+    other_client.force_login(other)
     frozen.move_to(START + dt.timedelta(days=300))
     client.get("/me")
     assert Session.objects.get(user=other).expire_date == START + YEAR

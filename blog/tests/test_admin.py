@@ -56,7 +56,7 @@ def test_the_date_filter_narrows_the_totals(staff_client, reads):
 
 
 def test_readers_who_are_not_staff_cannot_open_it(client, make_user, reads):
-    client.force_login(make_user(), backend="accounts.backends.MagicLinkBackend")
+    client.force_login(make_user())
     assert client.get("/admin/blog/postread/").status_code == 302
 
 

@@ -17,7 +17,7 @@ def test_the_export_lists_the_readers_post_reads_and_nobody_elses(client, make_u
     mine = add_read(slug="first-post", user=reader, at=AT)
     add_read(slug="not-mine", user=make_user(), at=AT)
     add_read(slug="anonymous", client_id=new_client_id(), at=AT)
-    client.force_login(reader, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(reader)
 
     data = json.loads(client.get("/me/download.json").content)
     assert data["post_reads"] == [
@@ -26,5 +26,5 @@ def test_the_export_lists_the_readers_post_reads_and_nobody_elses(client, make_u
 
 
 def test_a_reader_without_reads_exports_an_empty_list(client, make_user):
-    client.force_login(make_user(), backend="accounts.backends.MagicLinkBackend")
+    client.force_login(make_user())
     assert json.loads(client.get("/me/download.json").content)["post_reads"] == []

@@ -70,7 +70,7 @@ def test_the_address_is_part_of_the_key(client, post):
 def test_signed_in_readers_get_their_own_page(client, post, make_user):
     client.get(post)
     user = make_user(email="named@example.com")
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(user)
     html = client.get(post).content.decode()
     assert user.first_name in html
     assert len(fragments.anonymous_pages) == 1

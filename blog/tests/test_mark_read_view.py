@@ -86,7 +86,7 @@ def test_a_first_visit_earns_a_read_under_the_client_id_its_page_set(post, clock
 
 def test_a_signed_in_reader_is_recorded_under_their_account(post, clock, client, make_user):
     user = make_user()
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(user)
     ticket = open_page(client)
     clock.shift(REQUIRED)
     assert report(client, ticket).status_code == 201
@@ -98,7 +98,7 @@ def test_a_page_opened_before_signing_in_counts_for_the_account(post, clock, mak
     client = anonymous_client()
     ticket = open_page(client)
     user = make_user()
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")  # in another tab
+    client.force_login(user)  # in another tab
     clock.shift(REQUIRED)
     assert report(client, ticket).status_code == 201
     assert PostRead.objects.get().user == user
@@ -173,7 +173,7 @@ def test_another_readers_ticket_is_refused(post, clock, make_user):
     someone = anonymous_client()
     ticket = open_page(someone)
     signed_in = Client()
-    signed_in.force_login(make_user(), backend="accounts.backends.MagicLinkBackend")
+    signed_in.force_login(make_user())
     users_ticket = open_page(signed_in)
     clock.shift(REQUIRED)
     assert refusal(report(anonymous_client(), ticket)) == "other-reader"

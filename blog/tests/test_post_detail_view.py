@@ -124,13 +124,13 @@ def test_the_leading_teams_colour_is_the_posts_accent(client, posts, make_user):
 
 def test_drafts_are_hidden_from_readers_in_production(client, posts, make_user):
     assert client.get("/blog/draft-one/").status_code == 404
-    client.force_login(make_user(), backend="accounts.backends.MagicLinkBackend")
+    client.force_login(make_user())
     assert client.get("/blog/draft-one/").status_code == 404
 
 
 def test_drafts_are_shown_to_staff_without_the_reporting_script(client, posts, make_user):
     staff = make_user(role=Role.ADMIN)
-    client.force_login(staff, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(staff)
     response = client.get("/blog/draft-one/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -199,7 +199,7 @@ def test_a_post_page_makes_a_bounded_number_of_queries(
     user = make_user()
     for slug in ("related", "unrelated-new", "also-related"):
         add_read(slug=slug, user=user, at=NOW)
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(user)
     client.get("/blog/main-post/")  # fills the caches
     # Session, user, their read slugs, and the latest read and standings version that the
     # cached standings are checked by.

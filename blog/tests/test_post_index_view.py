@@ -109,7 +109,7 @@ def test_search_sees_edited_posts(client, posts):
 
 def test_staff_see_and_find_drafts_but_never_unlisted_posts(client, posts, make_user):
     assert "a-draft" not in listed_slugs(client.get("/blog/?q=replication"))
-    client.force_login(make_user(role=Role.ADMIN), backend="accounts.backends.MagicLinkBackend")
+    client.force_login(make_user(role=Role.ADMIN))
     assert listed_slugs(client.get("/blog/"))[0] == "a-draft"
     found = listed_slugs(client.get("/blog/?q=replication"))
     assert "a-draft" in found and "by-link" not in found
@@ -131,7 +131,7 @@ def test_read_and_unread_markers_and_filter_for_an_anonymous_reader(client, post
 def test_read_markers_follow_a_signed_in_user(client, posts, make_user):
     user = make_user()
     add_read(slug="podcasting", user=user, at=NOW)
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(user)
     assert read_markers(client.get("/blog/"))["podcasting"] == "true"
 
 
@@ -148,7 +148,7 @@ def test_a_reader_who_has_read_nothing_sees_no_read_markers(client, posts, make_
     response = client.get("/blog/")
     assert read_markers(response) == {} and len(listed_slugs(response)) == 3
     assert "Unread" not in response.content.decode()
-    client.force_login(make_user(), backend="accounts.backends.MagicLinkBackend")
+    client.force_login(make_user())
     assert read_markers(client.get("/blog/")) == {}
 
 
@@ -173,7 +173,7 @@ def test_the_index_makes_a_bounded_number_of_queries(
     user = make_user()
     for number in range(0, 25, 2):
         add_read(slug=f"post-{number}", user=user, at=NOW)
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(user)
     client.get("/blog/")
     with django_assert_max_num_queries(3):  # session, user, their read slugs
         response = client.get("/blog/")

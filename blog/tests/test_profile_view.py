@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def signed_in(client, user):
-    client.force_login(user, backend="accounts.backends.MagicLinkBackend")
+    client.force_login(user)
     return client
 
 

@@ -68,5 +68,5 @@ def test_claimed_reads_count_for_the_readers_team_at_once(client, make_user):
 def test_a_sign_in_without_a_browser_client_id_claims_nothing(client, make_user):
     reader = make_user()
     PostRead.objects.create(client_id=new_client_id(), post_slug="hello-world")
-    client.force_login(reader, backend="accounts.backends.MagicLinkBackend")  # no request cookie
+    client.force_login(reader)  # no request cookie
     assert not PostRead.objects.filter(user=reader).exists()
