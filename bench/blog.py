@@ -40,10 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # before bench/, whose blog.py would hide the blog app
 
-# faults.py and soak.py import free_port, environment and manage from here too.
 from devcluster.harness import free_port, migrate_databases  # noqa: E402
 from testing import local_site  # noqa: E402
-from testing.local_site import manage, stop  # noqa: E402, F401
+from testing.local_site import stop  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 POST_SLUG = "why-sqlite-in-production"

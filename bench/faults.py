@@ -42,7 +42,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blog import environment, free_port, manage  # noqa: E402
+from blog import environment  # noqa: E402
+from devcluster.harness import free_port, migrate_databases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 POST = "why-sqlite-in-production"
@@ -260,8 +261,7 @@ def main() -> None:
             port = free_port()
             env = environment(directory, port)
             env["DJANGO_SETTINGS_MODULE"] = "bench.faults_settings"  # writers report at once
-            manage(env, "migrate", "--noinput")
-            manage(env, "migrate", "--database", "cache", "--noinput")
+            migrate_databases(env)
             site, cache = directory / "site.sqlite3", directory / "cache.sqlite3"
             make_members(site)
             log = Path(scratch) / "gunicorn.log"

@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blog import environment, free_port, manage, start_gunicorn, wait_until_up  # noqa: E402
+from blog import environment, start_gunicorn, wait_until_up  # noqa: E402
+from devcluster.harness import free_port, migrate_databases  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(__file__).with_name("soak_paths.lua")
@@ -79,8 +80,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="litesite-soak-") as directory:
         port = free_port()
         env = environment(Path(directory), port)
-        manage(env, "migrate", "--noinput")
-        manage(env, "migrate", "--database", "cache", "--noinput")
+        migrate_databases(env)
         path_file = Path(directory) / "paths.txt"
         path_file.write_text("\n".join(paths()) + "\n")
         server = start_gunicorn(env, port)

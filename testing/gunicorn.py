@@ -1,9 +1,9 @@
 """The project's gunicorn.conf.py serving the site on a free 127.0.0.1 port, for tests that need
 the real server (its worker processes, its forwarded-header rules, its connection handling).
 
-The site runs on its own settings, as in production, without the emulated LiteFS, on SQLite
-files in the test's folder. gunicorn runs under `timeout`, which ends it by itself should the
-test process die before it can stop it.
+The site runs as testing.local_site sets it up (production settings, without the emulated
+LiteFS, on SQLite files in the test's folder). gunicorn runs under `timeout`, which ends it by
+itself should the test process die before it can stop it.
 """
 
 import http.client
@@ -16,19 +16,10 @@ from pathlib import Path
 from types import TracebackType
 
 from devcluster.harness import BASE_DIR, free_port, migrate_databases
+from testing import local_site
 
 LIFETIME_SECONDS = 180
 START_SECONDS = 60
-# Variables of the test run's own environment that would change the site under test.
-NOT_INHERITED = (
-    "FLY_",
-    "TRUST_FLY",
-    "FORWARDED_ALLOW",
-    "DJANGO",
-    "LITEFS_",
-    "METRICS_",
-    "PROMETHEUS_",
-)
 
 
 class Gunicorn:
@@ -38,13 +29,8 @@ class Gunicorn:
         self.root = root
         self.port = free_port()
         self.log = root / "gunicorn.log"
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)}
-        self.env = inherited | {
-            "DEBUG": "false",
-            "SECRET_KEY": "gunicorn-test-secret-key",
-            "SITE_URL": "http://127.0.0.1",
-            "DATABASE_URL": f"sqlite:///{root / 'site.sqlite3'}",
-            "CACHE_DATABASE_URL": f"sqlite:///{root / 'cache.sqlite3'}",
+        self.env = local_site.environment(root, self.port, secret_key="gunicorn-test-secret-key")
+        self.env |= {
             "BIND_HOST": "127.0.0.1",
             "PORT": str(self.port),
             "WEB_CONCURRENCY": "1",

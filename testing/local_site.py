@@ -15,11 +15,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Variables of the calling shell's environment that would change the site started here (Fly's,
+# LiteFS's, another settings module, the metrics server).
+NOT_INHERITED = (
+    "FLY_",
+    "TRUST_FLY",
+    "FORWARDED_ALLOW",
+    "DJANGO",
+    "LITEFS_",
+    "METRICS_",
+    "PROMETHEUS_",
+)
+
+
 def environment(folder: Path, port: int, *, secret_key: str) -> dict[str, str]:
-    """This process's environment plus the site's settings for production (DEBUG off), served at
-    http://127.0.0.1:`port`, with its site and cache databases in `folder`."""
+    """This process's environment (less NOT_INHERITED) plus the site's settings for production
+    (DEBUG off), served at http://127.0.0.1:`port`, with its site and cache databases in
+    `folder`."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith(NOT_INHERITED)},
         "DEBUG": "false",
         "SECRET_KEY": secret_key,
         "SITE_URL": f"http://127.0.0.1:{port}",
